@@ -1,0 +1,88 @@
+"""The native half of pycore (Rust, via PyO3): the hot and dangerous work.
+
+This stub is the whole boundary between Python and Rust. `python -m mypy.stubtest
+pycore._native` checks it against the built module in CI, so the two cannot drift.
+Only `pycore.native` imports this module; everything else goes through it.
+"""
+
+from collections.abc import Callable
+from typing import Literal, final
+
+__version__: str
+
+class NativeError(Exception):
+    """Root of every error raised by the native module."""
+
+class LayerError(NativeError):
+    """A layer could not be read or extracted: corrupt or truncated stream, a malicious or
+    unsupported entry (the message names it), or an I/O failure under the target."""
+
+class DigestMismatch(LayerError):
+    """A digest, diff_id or size did not match what the caller expected.
+
+    The message names the kind (`digest`, `diff_id`, `size`), the expected and the actual value.
+    """
+
+@final
+class LayerDigests:
+    """What one pass over a layer learnt: both digests, the blob size and the entry count."""
+
+    @property
+    def digest(self) -> str:
+        """`sha256:<hex>` of the blob as stored (the compressed stream)."""
+    @property
+    def diff_id(self) -> str:
+        """`sha256:<hex>` of the uncompressed tar stream."""
+    @property
+    def size(self) -> int:
+        """Bytes of the blob as stored."""
+    @property
+    def compression(self) -> Literal["gzip", "zstd", "none"]:
+        """Compression found by magic bytes (unpack) or used (pack)."""
+    @property
+    def entries(self) -> int:
+        """Tar entries read or written."""
+
+def sha256_file(path: str) -> str:
+    """Stream the file at `path` through SHA-256 and return `sha256:<hex>`.
+
+    Raises OSError when the file cannot be read.
+    """
+
+def unpack_layer(
+    blob: str,
+    dest: str,
+    *,
+    whiteouts: Literal["overlay", "flat"] = "overlay",
+    digest: str | None = None,
+    size: int | None = None,
+    diff_id: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> LayerDigests:
+    """Extract the layer blob at `blob` into the existing directory `dest`, in one pass.
+
+    Compression (gzip, zstd or none) is detected by magic bytes. The compressed and the
+    uncompressed streams are hashed while extracting. Every entry is resolved beneath `dest`;
+    nothing outside it is ever written. `whiteouts="overlay"` writes OCI whiteouts as overlayfs
+    expects them (0:0 character devices, `trusted.overlay.opaque`); `"flat"` applies them by
+    deleting from `dest`. `progress`, when given, is called with the compressed bytes read so far.
+
+    Raises DigestMismatch when `digest`, `size` or `diff_id` is given and does not match (the
+    tree written so far is left for the caller to discard), LayerError for a corrupt stream or a
+    refused entry, OSError for I/O failures. Releases the GIL while it works.
+    """
+
+def pack_layer(
+    src: str,
+    out: str,
+    *,
+    compression: Literal["gzip", "zstd", "none"] = "gzip",
+    level: int | None = None,
+) -> LayerDigests:
+    """Write the directory tree `src` as a deterministic layer tar to the new file `out`.
+
+    Overlay whiteouts in `src` (0:0 character devices, opaque directories) become OCI `.wh.`
+    entries. Entries are sorted by name; the output depends only on the tree's content and
+    metadata, never on the time of packing. Returns both digests of what was written.
+    Raises LayerError or OSError. Releases the GIL while it works.
+    """

@@ -1,0 +1,63 @@
+"""The pycore error tree: one root, typed leaves, each with an exit code and a one-line message.
+
+`pycore.cli.main` is the only place these become stderr text and exit codes.
+"""
+
+from __future__ import annotations
+
+
+class PycoreError(Exception):
+    """Root of every error pycore raises on purpose. `str(err)` is one line for the user."""
+
+    exit_code: int = 125
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(PycoreError):
+    """The user's input (an option, an argument, a file they named) is not valid."""
+
+
+class InvalidReference(UsageError):
+    """An image reference that does not follow the reference grammar."""
+
+
+class InvalidDigest(UsageError):
+    """A digest string that is not `algorithm:hex` of a supported algorithm."""
+
+
+class NotFound(PycoreError):
+    """Something named by the user does not exist (image, layer, container, volume)."""
+
+
+class ImageNotFound(NotFound):
+    """No local image matches the reference or id."""
+
+
+class Conflict(PycoreError):
+    """The operation conflicts with the current state (e.g. an image still in use)."""
+
+
+class LayerError(PycoreError):
+    """A layer is corrupt, truncated or malicious, or could not be written."""
+
+
+class DigestMismatch(LayerError):
+    """Content did not match the digest, diff_id or size it was announced with."""
+
+
+class ArchiveError(PycoreError):
+    """An image archive (docker-archive, OCI layout, oci-archive) is malformed."""
+
+
+class StoreError(PycoreError):
+    """The store under the root is unusable (permissions, corruption, wrong version)."""
+
+
+class BootstrapError(PycoreError):
+    """A base image could not be made (missing host tool, failed debootstrap)."""

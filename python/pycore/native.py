@@ -1,0 +1,67 @@
+"""The only importer of `pycore._native`: maps native errors onto `pycore.errors`.
+
+Everything else in pycore calls these wrappers, so native exceptions never leak to users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from pycore import _native, errors
+from pycore.digest import Digest
+
+Whiteouts = Literal["overlay", "flat"]
+Compression = Literal["gzip", "zstd", "none"]
+LayerDigests = _native.LayerDigests
+
+
+@contextmanager
+def _mapped(what: str) -> Iterator[None]:
+    try:
+        yield
+    except _native.DigestMismatch as e:
+        raise errors.DigestMismatch(f"{what}: {e}") from e
+    except _native.LayerError as e:
+        raise errors.LayerError(f"{what}: {e}") from e
+    except _native.NativeError as e:
+        raise errors.PycoreError(f"{what}: {e}") from e
+
+
+def sha256_file(path: Path) -> Digest:
+    """SHA-256 of a file, streamed natively (SHA-NI where the CPU has it)."""
+    return Digest.parse(_native.sha256_file(str(path)))
+
+
+def unpack_layer(
+    blob: Path,
+    dest: Path,
+    *,
+    whiteouts: Whiteouts = "overlay",
+    digest: Digest | None = None,
+    size: int | None = None,
+    diff_id: Digest | None = None,
+    progress: Callable[[int], None] | None = None,
+    what: str | None = None,
+) -> LayerDigests:
+    """Verify and extract one layer blob into `dest` (see `_native.unpack_layer`)."""
+    with _mapped(what or f"unpack {blob}"):
+        return _native.unpack_layer(
+            str(blob),
+            str(dest),
+            whiteouts=whiteouts,
+            digest=str(digest) if digest else None,
+            size=size,
+            diff_id=str(diff_id) if diff_id else None,
+            progress=progress,
+        )
+
+
+def pack_layer(
+    src: Path, out: Path, *, compression: Compression = "gzip", level: int | None = None
+) -> LayerDigests:
+    """Pack a directory (an overlay upper dir) into a deterministic layer blob."""
+    with _mapped(f"pack {src}"):
+        return _native.pack_layer(str(src), str(out), compression=compression, level=level)

@@ -1,0 +1,206 @@
+"""The Store: content-addressed blobs, unpacked layers keyed by diff_id, and the image index.
+
+Blobs are written to a scratch name, verified, made read-only and renamed into place; a layer
+is unpacked into scratch space and appears under `layers/` by one rename. Only renames and
+index rewrites happen under the store lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pycore import native
+from pycore.digest import Digest
+from pycore.errors import DigestMismatch, NotFound, StoreError
+from pycore.store import atomic, index, lock, workdir
+from pycore.store.layout import STORE_VERSION, Layout
+
+
+class Store:
+    """One pycore state root. Cheap to open; safe to use from several processes at once."""
+
+    def __init__(self, root: Path) -> None:
+        self.layout = Layout(root)
+
+    @classmethod
+    def open(cls, root: Path) -> Store:
+        """Open (creating if needed) the store at `root` and sweep what dead commands left."""
+        store = cls(root)
+        store._init()
+        return store
+
+    def _init(self) -> None:
+        lay = self.layout
+        try:
+            if not lay.version_file.exists():
+                lay.root.mkdir(parents=True, exist_ok=True, mode=0o711)
+                for d in lay.all_dirs():
+                    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+                atomic.write_bytes(lay.version_file, STORE_VERSION.encode() + b"\n")
+            else:
+                version = lay.version_file.read_text().strip()
+                if version != STORE_VERSION:
+                    raise StoreError(
+                        f"store {lay.root} has version {version!r}, expected {STORE_VERSION!r}"
+                    )
+                for d in lay.all_dirs():
+                    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except PermissionError as e:
+            raise StoreError(f"cannot use store {lay.root}: {e.strerror}") from e
+        workdir.sweep(lay.tmp)
+
+    # -- locking and scratch space -------------------------------------------------------
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """The store lock; hold it only for renames and index rewrites."""
+        return lock.locked(self.layout.lock_file)
+
+    def workdir(self, prefix: str) -> contextlib.AbstractContextManager[Path]:
+        """Scratch directory on the store's filesystem, removed afterwards."""
+        return workdir.workdir(self.layout.tmp, prefix)
+
+    def discard(self, path: Path) -> None:
+        """Remove a tree: first renamed into tmp/ (atomic), then deleted."""
+        trash = self.layout.tmp / f"trash-{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            os.rename(path, trash)
+        except FileNotFoundError:
+            return
+        workdir.remove_tree(trash)
+
+    # -- blobs ---------------------------------------------------------------------------
+
+    def has_blob(self, digest: Digest) -> bool:
+        return self.layout.blob(digest).exists()
+
+    def blob_path(self, digest: Digest) -> Path:
+        path = self.layout.blob(digest)
+        if not path.exists():
+            raise NotFound(f"blob {digest} not found in the store")
+        return path
+
+    def read_blob(self, digest: Digest) -> bytes:
+        """Read a small blob (manifest, config), checking it against its digest."""
+        data = self.blob_path(digest).read_bytes()
+        actual = Digest.sha256_of(data)
+        if actual != digest:
+            raise DigestMismatch(f"blob {digest} is corrupt: its content hashes to {actual}")
+        return data
+
+    def put_blob(self, data: bytes) -> Digest:
+        """Store an in-memory blob; returns its digest."""
+        digest = Digest.sha256_of(data)
+        target = self.layout.blob(digest)
+        if not target.exists():
+            atomic.write_bytes(target, data, mode=0o444)
+        return digest
+
+    def ingest_blob(
+        self, src: Path, expected: Digest | None = None, size: int | None = None
+    ) -> Digest:
+        """Move the file `src` (on the store's filesystem, e.g. in a workdir) into the blob store,
+        after checking it against `expected` and `size`. `src` is consumed."""
+        if size is not None and src.stat().st_size != size:
+            raise DigestMismatch(
+                f"blob {expected or src.name}: size mismatch: expected {size}, "
+                f"got {src.stat().st_size}"
+            )
+        digest = native.sha256_file(src)
+        if expected is not None and digest != expected:
+            raise DigestMismatch(f"blob digest mismatch: expected {expected}, got {digest}")
+        self._place_blob(src, digest)
+        return digest
+
+    def _place_blob(self, src: Path, digest: Digest) -> None:
+        target = self.layout.blob(digest)
+        if target.exists():
+            src.unlink()
+            return
+        os.chmod(src, 0o444)
+        os.rename(src, target)
+
+    def blobs(self) -> Iterator[Digest]:
+        for name in os.listdir(self.layout.blobs):
+            if not name.startswith("."):
+                yield Digest("sha256", name)
+
+    def remove_blob(self, digest: Digest) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.layout.blob(digest).unlink()
+
+    # -- layers --------------------------------------------------------------------------
+
+    def has_layer(self, diff_id: Digest) -> bool:
+        return self.layout.layer(diff_id).is_dir()
+
+    def layer_path(self, diff_id: Digest) -> Path:
+        path = self.layout.layer(diff_id)
+        if not path.is_dir():
+            raise NotFound(f"layer {diff_id} not found in the store")
+        return path
+
+    def layers(self) -> Iterator[Digest]:
+        for name in os.listdir(self.layout.layers):
+            if not name.startswith("."):
+                yield Digest("sha256", name)
+
+    def unpack_layer(
+        self,
+        blob: Digest,
+        diff_id: Digest,
+        *,
+        size: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Path:
+        """Make the unpacked layer `diff_id` exist, extracting the stored blob `blob` if needed.
+
+        Both digests (and the size, when given) are verified while extracting; a mismatch
+        leaves nothing behind. Safe to call concurrently for the same layer.
+        """
+        target = self.layout.layer(diff_id)
+        if target.is_dir():
+            return target
+        with self.workdir("unpack") as work:
+            dest = work / "layer"
+            dest.mkdir()
+            native.unpack_layer(
+                self.blob_path(blob),
+                dest,
+                digest=blob,
+                size=size,
+                diff_id=diff_id,
+                progress=progress,
+                what=f"layer {blob.short}",
+            )
+            self._place_layer(dest, target)
+        return target
+
+    def _place_layer(self, dest: Path, target: Path) -> None:
+        try:
+            os.rename(dest, target)
+        except OSError as e:
+            # Another command placed the same layer first: theirs is identical, keep it.
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+
+    def remove_layer(self, diff_id: Digest) -> None:
+        self.discard(self.layout.layer(diff_id))
+
+    # -- the image index -----------------------------------------------------------------
+
+    def read_index(self) -> index.ImageIndex:
+        return index.read(self.layout.image_index)
+
+    def update_index(
+        self, change: Callable[[index.ImageIndex], index.ImageIndex]
+    ) -> index.ImageIndex:
+        """Apply `change` to the current index under the lock and write the result."""
+        with self.locked():
+            new = change(self.read_index())
+            index.write(self.layout.image_index, new)
+            return new
