@@ -1,0 +1,184 @@
+"""Image references: the grammar and normalization of Docker's distribution/reference.
+
+`Reference.parse("ubuntu")` is `docker.io/library/ubuntu:latest`; `.familiar` turns it back
+into the short form listings show. Grammar (distribution/reference, `reference.go`):
+
+    reference        := name [ ":" tag ] [ "@" digest ]
+    name             := [domain "/"] path-component ["/" path-component]*
+    domain           := host [":" port-number]
+    host             := domain-name | "[" IPv6address "]"
+    path-component   := alpha-numeric [separator alpha-numeric]*
+    alpha-numeric    := /[a-z0-9]+/
+    separator        := /[_.]|__|[-]+/
+    tag              := /[\\w][\\w.-]{0,127}/
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from pycore.digest import Digest
+from pycore.errors import InvalidDigest, InvalidReference
+
+DEFAULT_DOMAIN = "docker.io"
+LEGACY_DEFAULT_DOMAIN = "index.docker.io"
+OFFICIAL_REPO_PREFIX = "library/"
+DEFAULT_TAG = "latest"
+NAME_TOTAL_LENGTH_MAX = 255
+
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = re.compile(rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*")
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = re.compile(
+    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+)
+# Go's \w is ASCII-only, hence re.ASCII.
+_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
+_IDENTIFIER = re.compile(r"[a-f0-9]{64}")
+
+
+def _fail(text: str, why: str) -> InvalidReference:
+    return InvalidReference(f"invalid reference {text!r}: {why}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A normalized image reference. `domain` and `path` are always set (`docker.io`,
+    `library/ubuntu`); `tag` and `digest` are optional. When both are given the digest is what
+    the reference resolves to; the tag is kept for display."""
+
+    domain: str
+    path: str
+    tag: str | None = None
+    digest: Digest | None = None
+
+    @classmethod
+    def parse(cls, text: str, *, default_tag: bool = True) -> Reference:
+        """Parse and normalize `text` (`ubuntu`, `foo/bar:1`, `localhost:5000/x@sha256:...`).
+
+        With `default_tag`, a reference with neither tag nor digest gets `:latest`.
+        Raises InvalidReference naming the part that is wrong.
+        """
+        if not text:
+            raise InvalidReference("invalid reference '': the reference is empty")
+        if _IDENTIFIER.fullmatch(text):
+            raise _fail(text, "a repository name cannot be a 64-character hexadecimal id")
+        name, digest = _split_digest(text)
+        name, tag = _split_tag(text, name)
+        domain, path = _split_domain(text, name)
+        full = f"{domain}/{path}"
+        if len(full) > NAME_TOTAL_LENGTH_MAX:
+            raise _fail(
+                text,
+                f"repository name is {len(full)} characters long, "
+                f"more than {NAME_TOTAL_LENGTH_MAX}",
+            )
+        if default_tag and tag is None and digest is None:
+            tag = DEFAULT_TAG
+        return cls(domain, path, tag, digest)
+
+    @property
+    def repository(self) -> str:
+        """The full repository name without tag or digest: `docker.io/library/ubuntu`."""
+        return f"{self.domain}/{self.path}"
+
+    @property
+    def familiar_repository(self) -> str:
+        """The repository as Docker shows it: `ubuntu`, `foo/bar`, `localhost:5000/x`."""
+        if self.domain != DEFAULT_DOMAIN:
+            return self.repository
+        rest = self.path.removeprefix(OFFICIAL_REPO_PREFIX)
+        return rest if "/" not in rest else self.path
+
+    @property
+    def familiar(self) -> str:
+        """The short form for listings and messages: `ubuntu:14.04`, `foo/bar:1`."""
+        return self.familiar_repository + self._suffix()
+
+    def with_tag(self, tag: str) -> Reference:
+        """The same repository with `tag` (validated) and no digest."""
+        if not _TAG.fullmatch(tag):
+            raise _fail(f"{self.repository}:{tag}", _bad_tag(tag))
+        return replace(self, tag=tag, digest=None)
+
+    def with_digest(self, digest: Digest) -> Reference:
+        """The same repository pinned to `digest` (no tag): a repo digest like Docker's."""
+        return replace(self, tag=None, digest=digest)
+
+    def _suffix(self) -> str:
+        out = f":{self.tag}" if self.tag is not None else ""
+        return out + (f"@{self.digest}" if self.digest is not None else "")
+
+    def __str__(self) -> str:
+        return self.repository + self._suffix()
+
+
+def _split_digest(text: str) -> tuple[str, Digest | None]:
+    name, at, rest = text.partition("@")
+    if not at:
+        return name, None
+    try:
+        return name, Digest.parse(rest)
+    except InvalidDigest:
+        raise _fail(
+            text, f"bad digest {rest!r}: expected sha256: followed by 64 lowercase hex digits"
+        ) from None
+
+
+def _split_tag(text: str, name: str) -> tuple[str, str | None]:
+    colon = name.rfind(":")
+    # A colon before the last slash belongs to the registry port (`localhost:5000/x`).
+    if colon == -1 or colon < name.rfind("/"):
+        return name, None
+    tag = name[colon + 1 :]
+    if not _TAG.fullmatch(tag):
+        raise _fail(text, _bad_tag(tag))
+    return name[:colon], tag
+
+
+def _bad_tag(tag: str) -> str:
+    if not tag:
+        return "empty tag after ':'"
+    return (
+        f"bad tag {tag!r}: a tag is 1 to 128 letters, digits, '_', '.' or '-', "
+        "not starting with '.' or '-'"
+    )
+
+
+def _split_domain(text: str, name: str) -> tuple[str, str]:
+    first, slash, rest = name.partition("/")
+    # distribution/reference's splitDockerDomain: the first component is a registry host when
+    # it has a '.' or ':', is 'localhost', or has uppercase letters (never valid in a path).
+    is_host = bool(slash) and (
+        any(c in first for c in ".:") or first == "localhost" or first.lower() != first
+    )
+    if is_host:
+        domain, path = first, rest
+        if not _DOMAIN.fullmatch(domain):
+            raise _fail(text, f"bad registry host {domain!r}")
+    else:
+        domain, path = DEFAULT_DOMAIN, name
+    if domain == LEGACY_DEFAULT_DOMAIN:
+        domain = DEFAULT_DOMAIN
+    _check_path(text, path)
+    if domain == DEFAULT_DOMAIN and "/" not in path:
+        path = OFFICIAL_REPO_PREFIX + path
+    return domain, path
+
+
+def _check_path(text: str, path: str) -> None:
+    if not path:
+        raise _fail(text, "repository name is empty")
+    for component in path.split("/"):
+        if not component:
+            raise _fail(text, "repository name has an empty path component")
+        if component.lower() != component:
+            raise _fail(text, f"repository name {path!r} must be lowercase")
+        if not _PATH_COMPONENT.fullmatch(component):
+            raise _fail(
+                text,
+                f"bad repository path component {component!r}: use lowercase letters and "
+                "digits, separated by '.', '_', '__' or dashes",
+            )
