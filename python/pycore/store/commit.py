@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from pycore.digest import Digest
+from pycore.errors import StoreError
 from pycore.oci.models import Descriptor, ImageConfig, Manifest
 from pycore.oci.models import InvalidDocument as InvalidDocumentError
 from pycore.store.index import ImageIndex, ImageRecord
@@ -54,6 +55,18 @@ def unpack_layers(
             fut.result()
 
 
+def _check_complete(
+    store: Store, manifest: Manifest, config: ImageConfig, manifest_digest: Digest
+) -> None:
+    blobs = (manifest_digest, manifest.config.digest, *(x.digest for x in manifest.layers))
+    for digest in blobs:
+        if not store.has_blob(digest):
+            raise StoreError(f"blob {digest} was removed while committing the image; retry")
+    for diff_id in config.diff_ids:
+        if not store.has_layer(diff_id):
+            raise StoreError(f"layer {diff_id} was removed while committing the image; retry")
+
+
 def commit_image(
     store: Store,
     manifest_bytes: bytes,
@@ -74,6 +87,9 @@ def commit_image(
     manifest_digest = store.put_blob(manifest_bytes)
 
     def change(idx: ImageIndex) -> ImageIndex:
+        # Under the lock: `rmi`/`prune` may have deleted a blob or layer we found above
+        # because no image used it yet. Fail rather than index an incomplete image.
+        _check_complete(store, manifest, config, manifest_digest)
         old = idx.by_manifest(manifest_digest)
         keep = old.names if old else ()
         merged = tuple(dict.fromkeys((*keep, *names)))

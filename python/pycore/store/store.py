@@ -66,12 +66,20 @@ class Store:
 
     def discard(self, path: Path) -> None:
         """Remove a tree: first renamed into tmp/ (atomic), then deleted."""
+        trash = self.move_to_trash(path)
+        if trash is not None:
+            workdir.remove_tree(trash)
+
+    def move_to_trash(self, path: Path) -> Path | None:
+        """Rename `path` into tmp/ (fast, atomic; do it under the lock) and return the new
+        name, to be removed with `workdir.remove_tree` after the lock is released. A dead
+        command's trash is swept by the next `Store.open`. None when `path` does not exist."""
         trash = self.layout.tmp / f"trash-{os.getpid()}-{secrets.token_hex(6)}"
         try:
             os.rename(path, trash)
         except FileNotFoundError:
-            return
-        workdir.remove_tree(trash)
+            return None
+        return trash
 
     # -- blobs ---------------------------------------------------------------------------
 
