@@ -1,0 +1,277 @@
+//! `unpack`: verify and extract one layer blob into a directory, one streaming pass.
+//! One file per entry type; this one drives the pass and owns the extraction state.
+
+mod dir;
+mod file;
+mod link;
+mod meta;
+mod node;
+mod replace;
+mod whiteout;
+
+use super::error::{EntryError, LayerError, MismatchKind};
+use super::name;
+use super::stream::{self, Source, TarStream};
+use super::tar::{self, Entry, Kind};
+use super::{Compression, LayerDigests};
+use crate::fsx::Root;
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use std::collections::HashSet;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::rc::Rc;
+
+/// How OCI whiteouts (`.wh.NAME`, `.wh..wh..opq`) are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhiteoutFormat {
+    /// As overlayfs expects them in a lower dir: NAME becomes a 0:0 character device, an opaque
+    /// directory gets `trusted.overlay.opaque=y`.
+    Overlay,
+    /// Applied to `dest` itself: NAME is deleted, an opaque directory loses what earlier
+    /// layers put there.
+    Flat,
+}
+
+/// What the caller announced and wants to hear.
+pub struct UnpackOptions<'a> {
+    pub whiteouts: WhiteoutFormat,
+    /// Expected `sha256:<hex>` of the blob.
+    pub digest: Option<String>,
+    /// Expected blob size in bytes; checked as the stream is read.
+    pub size: Option<u64>,
+    /// Expected `sha256:<hex>` of the tar.
+    pub diff_id: Option<String>,
+    /// Called with the compressed bytes read so far, at most every 4 MiB; false aborts.
+    pub progress: Option<&'a mut dyn FnMut(u64) -> bool>,
+}
+
+/// Extracts the layer at `blob` into the existing directory `dest`, verifying what `opts`
+/// announces. On error, `dest` holds a partial tree for the caller to discard.
+pub fn unpack(
+    blob: &Path,
+    dest: &Path,
+    opts: UnpackOptions<'_>,
+) -> Result<LayerDigests, LayerError> {
+    for d in [&opts.digest, &opts.diff_id].into_iter().flatten() {
+        if !d.starts_with("sha256:") {
+            return Err(LayerError::Invalid(format!(
+                "unsupported digest {d:?}: only sha256"
+            )));
+        }
+    }
+    let blob_name = blob.display().to_string();
+    let io_err = |op, source| LayerError::Io {
+        op,
+        path: blob_name.clone(),
+        source,
+    };
+    let file = File::open(blob).map_err(|e| io_err("open", e))?;
+    let mut head = [0u8; 4];
+    let n = file.read_at(&mut head, 0).map_err(|e| io_err("read", e))?;
+    let compression = Compression::sniff(&head[..n]);
+    let root = Root::open(dest)
+        .map_err(|e| crate::fsx::FsError::new("open", dest.as_os_str().as_encoded_bytes(), e))?;
+    let pipe = stream::spawn(file, compression, opts.size, blob_name.clone())?;
+    let hash_tar = compression != Compression::None;
+    let mut src = TarStream::new(pipe.chunks, pipe.recycle, hash_tar, opts.progress);
+    let mut x = Extractor::new(&root, opts.whiteouts);
+    let run = x.run(&mut src).and_then(|()| src.drain());
+    drop(src);
+    let stored = pipe
+        .thread
+        .join()
+        .map_err(|_| LayerError::Invalid("reader thread panicked".into()));
+    let diff_id = run?;
+    let stored = stored??;
+    x.finish_dirs()?;
+    let digests = LayerDigests {
+        diff_id: diff_id.unwrap_or_else(|| stored.digest.clone()),
+        digest: stored.digest,
+        size: stored.size,
+        compression,
+        entries: x.entries,
+    };
+    verify(&digests, &opts.digest, opts.size, &opts.diff_id)?;
+    Ok(digests)
+}
+
+fn verify(
+    got: &LayerDigests,
+    digest: &Option<String>,
+    size: Option<u64>,
+    diff_id: &Option<String>,
+) -> Result<(), LayerError> {
+    let mismatch = |kind, expected: String, actual: String| {
+        Err(LayerError::Mismatch {
+            kind,
+            expected,
+            actual,
+        })
+    };
+    if let Some(s) = size.filter(|&s| s != got.size) {
+        return mismatch(MismatchKind::Size, s.to_string(), got.size.to_string());
+    }
+    if let Some(d) = digest.as_ref().filter(|d| **d != got.digest) {
+        return mismatch(MismatchKind::Digest, d.clone(), got.digest.clone());
+    }
+    if let Some(d) = diff_id.as_ref().filter(|d| **d != got.diff_id) {
+        return mismatch(MismatchKind::DiffId, d.clone(), got.diff_id.clone());
+    }
+    Ok(())
+}
+
+/// A directory whose mode and mtime are applied after every entry (so read-only directories
+/// can be filled, and adding children does not disturb the recorded mtime).
+struct DeferredDir {
+    path: Vec<u8>,
+    mode: u32,
+    mtime: (i64, u32),
+}
+
+/// The state of one extraction.
+pub(crate) struct Extractor<'r> {
+    root: &'r Root,
+    format: WhiteoutFormat,
+    /// Paths this layer wrote, with their ancestors: whiteouts only hide earlier layers.
+    written: HashSet<Box<[u8]>>,
+    dirs: Vec<DeferredDir>,
+    /// The last parent directory opened, by path; dropped whenever anything is removed.
+    parent_cache: Option<(Vec<u8>, Rc<OwnedFd>)>,
+    chown: bool,
+    entries: u64,
+}
+
+impl<'r> Extractor<'r> {
+    fn new(root: &'r Root, format: WhiteoutFormat) -> Self {
+        Extractor {
+            root,
+            format,
+            written: HashSet::new(),
+            dirs: Vec::new(),
+            parent_cache: None,
+            chown: rustix::process::geteuid().is_root(),
+            entries: 0,
+        }
+    }
+
+    fn run(&mut self, src: &mut dyn Source) -> Result<(), LayerError> {
+        let mut last: Vec<u8> = Vec::new();
+        loop {
+            let entry = match tar::next_entry(src) {
+                Ok(Some(e)) => e,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(after(e, &last)),
+            };
+            self.entries += 1;
+            self.extract(src, &entry)
+                .map_err(|e| within(e, &entry.unsafe_name))?;
+            last = entry.unsafe_name;
+        }
+    }
+
+    fn extract(&mut self, src: &mut dyn Source, e: &Entry) -> Result<(), LayerError> {
+        let refuse = |why| LayerError::refused(&e.unsafe_name, why);
+        let path = name::clean(&e.unsafe_name).map_err(refuse)?;
+        let (parent, base) = name::split(&path);
+        if parent.split(|&b| b == b'/').any(|c| c.starts_with(b".wh.")) {
+            return Err(refuse("a whiteout name used as a directory"));
+        }
+        // File data is consumed by `file::write`; any other entry's data is skipped.
+        let mut skip = e.size;
+        if base.starts_with(b".wh.") {
+            whiteout::apply(self, e, parent, base)?;
+        } else if path.is_empty() {
+            if e.kind != Kind::Dir {
+                return Err(refuse("a non-directory entry for the root"));
+            }
+            dir::root(self, e);
+        } else {
+            match e.kind {
+                Kind::File => {
+                    file::write(self, src, e, parent, base)?;
+                    skip = 0;
+                }
+                Kind::Dir => dir::make(self, e, &path)?,
+                Kind::Symlink => link::symlink(self, e, parent, base)?,
+                Kind::Hardlink => link::hardlink(self, e, parent, base)?,
+                Kind::Char | Kind::Block | Kind::Fifo => node::make(self, e, parent, base)?,
+            }
+            self.mark_written(&path);
+        }
+        src.skip(skip + tar::padding(e.size))
+    }
+
+    /// The parent directory `rel`, created (0755) where missing, resolved beneath the root.
+    fn parent(&mut self, e: &Entry, rel: &[u8]) -> Result<Rc<OwnedFd>, LayerError> {
+        if let Some((p, fd)) = &self.parent_cache {
+            if p == rel {
+                return Ok(fd.clone());
+            }
+        }
+        let fd = self
+            .root
+            .make_dirs(rel)
+            .map(Rc::new)
+            .map_err(|errno| LayerError::fs(&e.unsafe_name, "open parent", rel, errno))?;
+        self.parent_cache = Some((rel.to_vec(), fd.clone()));
+        Ok(fd)
+    }
+
+    /// Something was removed or a symlink created: a cached parent may no longer be what its
+    /// path resolves to.
+    fn forget_parent(&mut self) {
+        self.parent_cache = None;
+    }
+
+    fn mark_written(&mut self, path: &[u8]) {
+        let mut p = path;
+        while !p.is_empty() && self.written.insert(p.into()) {
+            p = name::split(p).0;
+        }
+    }
+
+    fn was_written(&self, path: &[u8]) -> bool {
+        self.written.contains(path)
+    }
+
+    /// Applies the deferred modes and mtimes; a directory since replaced is skipped.
+    fn finish_dirs(&mut self) -> Result<(), LayerError> {
+        for d in std::mem::take(&mut self.dirs) {
+            match dir::finish(self.root, &d.path, d.mode, d.mtime) {
+                Ok(()) | Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {}
+                Err(errno) => {
+                    return Err(LayerError::fs(
+                        &d.path,
+                        "set directory metadata",
+                        &d.path,
+                        errno,
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Names the entry in stream errors that happen inside it (corrupt or truncated data).
+fn within(e: LayerError, name: &[u8]) -> LayerError {
+    match e {
+        LayerError::Tar { .. } | LayerError::Decompress { .. } => {
+            LayerError::entry(name, EntryError::Stream(Box::new(e)))
+        }
+        other => other,
+    }
+}
+
+/// Names the last good entry in errors about the header that follows it.
+fn after(e: LayerError, last: &[u8]) -> LayerError {
+    match e {
+        LayerError::Tar { offset, reason } if !last.is_empty() => LayerError::Tar {
+            offset,
+            reason: format!("{reason} (after entry {:?})", String::from_utf8_lossy(last)),
+        },
+        other => other,
+    }
+}

@@ -1,0 +1,9 @@
+//! pycore's native half: layer extraction and packing, digests, and (later) the container
+//! runtime. Python decides, Rust does; the Python boundary lives in `py/` alone.
+
+pub mod digest;
+pub mod fsx;
+pub mod layer;
+
+#[cfg(feature = "python")]
+mod py;

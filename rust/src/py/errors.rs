@@ -1,0 +1,43 @@
+//! The native exception tree (`NativeError > LayerError > DigestMismatch`) and the one
+//! mapping from Rust errors onto it.
+
+use crate::layer::LayerError as RustLayerError;
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyOSError};
+use pyo3::PyErr;
+
+create_exception!(
+    _native,
+    NativeError,
+    PyException,
+    "Root of every native error."
+);
+create_exception!(
+    _native,
+    LayerError,
+    NativeError,
+    "A layer could not be read or extracted (the message names the entry)."
+);
+create_exception!(
+    _native,
+    DigestMismatch,
+    LayerError,
+    "A digest, diff_id or size did not match what the caller expected."
+);
+
+/// Maps a layer error: mismatches to DigestMismatch, I/O on the blob or output file (and on
+/// the target directory itself) to OSError, everything else to LayerError.
+pub fn layer_err(e: RustLayerError) -> PyErr {
+    match &e {
+        RustLayerError::Mismatch { .. } => DigestMismatch::new_err(e.to_string()),
+        RustLayerError::Io { source, path, .. } => match source.raw_os_error() {
+            Some(errno) => PyOSError::new_err((errno, e.to_string(), path.clone())),
+            None => PyOSError::new_err(e.to_string()),
+        },
+        RustLayerError::Fs(fs) => {
+            let path = String::from_utf8_lossy(&fs.path.0).into_owned();
+            PyOSError::new_err((fs.errno.raw_os_error(), e.to_string(), path))
+        }
+        _ => LayerError::new_err(e.to_string()),
+    }
+}

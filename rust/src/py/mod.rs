@@ -1,0 +1,28 @@
+//! The only PyO3 code: the `pycore._native` module, argument conversion and the native
+//! exception tree. Every blocking call runs inside `py.detach` so the GIL is released.
+
+mod errors;
+mod layer;
+
+use pyo3::prelude::*;
+use std::path::PathBuf;
+
+#[pyfunction]
+fn sha256_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
+    py.detach(|| crate::digest::sha256_file(&path))
+        .map_err(PyErr::from)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("NativeError", py.get_type::<errors::NativeError>())?;
+    m.add("LayerError", py.get_type::<errors::LayerError>())?;
+    m.add("DigestMismatch", py.get_type::<errors::DigestMismatch>())?;
+    m.add_class::<layer::LayerDigests>()?;
+    m.add_function(wrap_pyfunction!(sha256_file, m)?)?;
+    m.add_function(wrap_pyfunction!(layer::unpack_layer, m)?)?;
+    m.add_function(wrap_pyfunction!(layer::pack_layer, m)?)?;
+    Ok(())
+}
