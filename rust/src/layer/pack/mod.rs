@@ -2,7 +2,7 @@
 //! sorted by name, no atime/ctime, empty uname/gname, overlay whiteouts turned into OCI
 //! `.wh.` entries, and both digests computed in the same pass.
 
-mod header;
+pub(crate) mod header;
 mod output;
 mod walk;
 

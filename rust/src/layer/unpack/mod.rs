@@ -7,6 +7,8 @@ mod link;
 mod meta;
 mod node;
 mod replace;
+#[cfg(test)]
+mod tests;
 mod whiteout;
 
 use super::error::{EntryError, LayerError, MismatchKind};
