@@ -271,15 +271,14 @@ fn overlay_whiteouts_are_devices_and_xattrs() {
             .end(),
     )
     .unwrap();
-    let st = rustix::fs::lstat(&s.dest().join("a/x")).unwrap();
+    let st = rustix::fs::lstat(s.dest().join("a/x")).unwrap();
     assert_eq!(
         rustix::fs::FileType::from_raw_mode(st.st_mode),
         rustix::fs::FileType::CharacterDevice
     );
     assert_eq!(st.st_rdev, 0);
     let mut v = [0u8; 2];
-    let n =
-        rustix::fs::getxattr(&s.dest().join("o"), "trusted.overlay.opaque", &mut v[..]).unwrap();
+    let n = rustix::fs::getxattr(s.dest().join("o"), "trusted.overlay.opaque", &mut v[..]).unwrap();
     assert_eq!(&v[..n], b"y");
     assert!(!s.dest().join("a/.wh.x").exists());
 }
