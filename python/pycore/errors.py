@@ -61,3 +61,43 @@ class StoreError(PycoreError):
 
 class BootstrapError(PycoreError):
     """A base image could not be made (missing host tool, failed debootstrap)."""
+
+
+class RegistryError(PycoreError):
+    """Talking to a registry failed. The message names the registry and the reason; the exit
+    code is 1, as `docker pull`/`docker push` exit."""
+
+    exit_code = 1
+
+
+class RegistryUnreachable(RegistryError):
+    """The registry could not be reached: refused, reset, DNS, TLS handshake or timeout."""
+
+
+class RegistryTimeout(RegistryUnreachable):
+    """The registry accepted the connection but stopped answering within the timeout."""
+
+
+class RegistryUnauthorized(RegistryError):
+    """The registry refused our credentials, or wants credentials we do not have."""
+
+
+class RegistryNotFound(RegistryError):
+    """The repository, manifest or blob does not exist (`NAME_UNKNOWN`, `MANIFEST_UNKNOWN`), or
+    an index has no manifest for the requested platform."""
+
+
+class UnsupportedMediaType(RegistryError):
+    """The registry served a document pycore cannot use (schema1, an artifact, an odd layer)."""
+
+
+class RegistryDigestMismatch(RegistryError):
+    """What the registry sent does not hash to the digest it was asked for or announced."""
+
+
+class RateLimited(RegistryError):
+    """The registry answered 429 Too Many Requests."""
+
+
+class InvalidManifest(RegistryError):
+    """The registry served a manifest or index that is not valid JSON of the expected shape."""

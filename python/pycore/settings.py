@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_ROOT = Path("/var/lib/pycore")
+DEFAULT_CERTS_DIR = Path("/etc/pycore/certs.d")
+# Like Docker, loopback registries are insecure (plain HTTP allowed) unless configured otherwise.
+DEFAULT_INSECURE_REGISTRIES: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "localhost")
+DEFAULT_REGISTRY_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +19,13 @@ class Settings:
 
     root: Path = DEFAULT_ROOT
     debug: bool = False
+    # Registries: `certs_dir/<host:port>/ca.crt` trusts a CA for one registry; insecure
+    # registries (host[:port] names or CIDRs) may speak plain HTTP; `auth_file` is a
+    # Docker-compatible config.json (None: anonymous only); timeouts bound every socket wait.
+    certs_dir: Path = DEFAULT_CERTS_DIR
+    insecure_registries: tuple[str, ...] = DEFAULT_INSECURE_REGISTRIES
+    auth_file: Path | None = None
+    registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
 
     @classmethod
     def from_env(cls, root: str | Path | None = None, debug: bool | None = None) -> Settings:
@@ -22,4 +33,39 @@ class Settings:
         env_root = os.environ.get("PYCORE_ROOT")
         chosen = Path(root) if root else Path(env_root) if env_root else DEFAULT_ROOT
         env_debug = os.environ.get("PYCORE_DEBUG", "") not in ("", "0")
-        return cls(root=chosen.absolute(), debug=env_debug if debug is None else debug)
+        return cls(
+            root=chosen.absolute(),
+            debug=env_debug if debug is None else debug,
+            certs_dir=Path(os.environ.get("PYCORE_CERTS_DIR") or DEFAULT_CERTS_DIR),
+            insecure_registries=_insecure_from_env(),
+            auth_file=_auth_file_from_env(),
+            registry_timeout=_float_env("PYCORE_REGISTRY_TIMEOUT", DEFAULT_REGISTRY_TIMEOUT),
+        )
+
+
+def _insecure_from_env() -> tuple[str, ...]:
+    # Set (even to ""), the comma-separated list replaces the default.
+    value = os.environ.get("PYCORE_INSECURE_REGISTRIES")
+    if value is None:
+        return DEFAULT_INSECURE_REGISTRIES
+    return tuple(x.strip() for x in value.split(",") if x.strip())
+
+
+def _auth_file_from_env() -> Path:
+    """pycore's own `PYCORE_AUTH_FILE`, else Docker's `$DOCKER_CONFIG/config.json`, else
+    `~/.docker/config.json`: the file `pycore login` writes and pull/push read."""
+    own = os.environ.get("PYCORE_AUTH_FILE")
+    if own:
+        return Path(own)
+    docker_config = os.environ.get("DOCKER_CONFIG")
+    if docker_config:
+        return Path(docker_config) / "config.json"
+    return Path(os.path.expanduser("~")) / ".docker" / "config.json"
+
+
+def _float_env(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default

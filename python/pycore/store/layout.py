@@ -5,6 +5,7 @@ VERSION  lock  tmp/
 blobs/sha256/<hex>        manifests, configs, compressed layers; immutable, read-only
 layers/<diff-id-hex>/     unpacked layers (overlay whiteout format); appear by rename
 images/index.json         reference -> manifest digest; rewritten by rename
+downloads/<hex>           partial blob downloads, kept across crashes so a pull resumes
 containers/<id>/  volumes/<name>/_data  build-cache/
 ```
 """
@@ -45,6 +46,14 @@ class Layout:
         return self.blobs / digest.hex
 
     @property
+    def downloads(self) -> Path:
+        """Partial registry downloads; not under `tmp/`, whose sweep would lose them."""
+        return self.root / "downloads"
+
+    def download(self, digest: Digest) -> Path:
+        return self.downloads / digest.hex
+
+    @property
     def layers(self) -> Path:
         return self.root / "layers"
 
@@ -81,6 +90,7 @@ class Layout:
             self.blobs,
             self.layers,
             self.images_dir,
+            self.downloads,
             self.containers,
             self.volumes,
             self.build_cache,

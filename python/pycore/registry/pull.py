@@ -1,0 +1,445 @@
+"""Pull: resolve a reference to one platform's manifest, download the missing blobs (three at
+once, resuming partial downloads with Range), unpack each layer as soon as it is stored, then
+register the image under the lock (`commit_image`)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import http.client
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from pycore.digest import Digest
+from pycore.errors import (
+    DigestMismatch,
+    ImageNotFound,
+    InvalidManifest,
+    RegistryDigestMismatch,
+    RegistryError,
+    RegistryNotFound,
+    UnsupportedMediaType,
+    UsageError,
+)
+from pycore.oci import mediatypes as mt
+from pycore.oci.models import Descriptor, ImageConfig, Index, InvalidDocument, Manifest, Platform
+from pycore.oci.platform import host_platform, matches
+from pycore.reference import Reference
+from pycore.registry import events as ev
+from pycore.registry.client import FetchedManifest, RegistryClient, RegistryOptions
+from pycore.registry.http import transport_error
+from pycore.store.commit import commit_image
+from pycore.store.index import ImageRecord
+from pycore.store.store import Store
+
+MAX_CONFIG = 16 << 20
+_BUF = 1 << 20
+_EMIT_EVERY = 0.1  # seconds between two "Downloading" events of one blob
+_UNPACKERS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PullResult:
+    """What a pull did. `digest` is the manifest stored (one platform's); `resolved` is what the
+    reference resolved to on the registry (the index, for a multi-platform image)."""
+
+    record: ImageRecord
+    name: str
+    digest: Digest
+    resolved: Digest
+    downloaded: int  # body bytes fetched for blobs (less than their size when resumed)
+    new: bool  # False when the image was already complete under this name
+
+
+def parse_platform(text: str) -> Platform:
+    """`os/arch[/variant]`, e.g. `linux/arm64/v8`; raises UsageError."""
+    parts = text.strip().split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise UsageError(f"invalid platform {text!r}: expected os/arch[/variant]")
+    return Platform(
+        os=parts[0], architecture=parts[1], variant=parts[2] if len(parts) == 3 else None
+    )
+
+
+def local_name(ref: Reference) -> str:
+    """The name a pulled image gets: `repo:tag`, or `repo@digest` for a pull by digest."""
+    if ref.digest is not None:
+        return f"{ref.repository}@{ref.digest}"
+    return f"{ref.repository}:{ref.tag or 'latest'}"
+
+
+def pull(
+    store: Store,
+    ref: Reference | str,
+    options: RegistryOptions,
+    *,
+    platform: Platform | None = None,
+    listener: ev.Listener = ev.ignore,
+) -> PullResult:
+    """Pull `ref` into `store` and name it. Raises RegistryError leaves (unreachable,
+    unauthorized, not found, digest mismatch, ...), UsageError for a bad reference or platform.
+    """
+    if isinstance(ref, str):
+        ref = Reference.parse(ref)
+    with RegistryClient(ref.domain, options) as client:
+        return _Pull(store, client, ref, platform or host_platform(), listener).run()
+
+
+def ensure_image(
+    store: Store,
+    ref: Reference | str,
+    policy: str,
+    options: RegistryOptions,
+    *,
+    platform: Platform | None = None,
+    listener: ev.Listener = ev.ignore,
+) -> ImageRecord:
+    """The image `ref` names, pulling it as `policy` says: `missing` (only when not in the
+    store), `always`, or `never` (ImageNotFound when absent). For `pycore run --pull`."""
+    if policy not in ("missing", "always", "never"):
+        raise UsageError(f"invalid pull policy {policy!r}: expected missing, always or never")
+    if isinstance(ref, str):
+        ref = Reference.parse(ref)
+    if policy != "always":
+        record = store.read_index().by_name(local_name(ref))
+        if record is not None:
+            return record
+        if policy == "never":
+            raise ImageNotFound(f"image {ref.familiar} not found locally (pull policy never)")
+    return pull(store, ref, options, platform=platform, listener=listener).record
+
+
+class _Pull:
+    def __init__(
+        self,
+        store: Store,
+        client: RegistryClient,
+        ref: Reference,
+        platform: Platform,
+        listener: ev.Listener,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.ref = ref
+        self.repo = ref.path
+        self.platform = platform
+        self.emit = listener
+        self.cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self.downloaded = 0
+        self.where = f"{ref.domain}/{ref.path}"
+
+    def run(self) -> PullResult:
+        ref = self.ref
+        head = ref.tag if ref.digest is None else ref.digest.short
+        self.emit(ev.TransferEvent("", f"{head}: Pulling from {self.repo}"))
+        top = self.client.get_manifest(
+            self.repo, str(ref.digest) if ref.digest else ref.tag or "latest"
+        )
+        fetched = self._platform_manifest(top) if top.is_index else top
+        manifest = self._parse_manifest(fetched)
+        config = self._config(manifest)
+        name = local_name(ref)
+        before = self.store.read_index().by_name(name)
+        self._layers(manifest, config)
+        record = commit_image(self.store, fetched.data, names=(name,))
+        self.emit(ev.TransferEvent("", f"Digest: {top.digest}"))
+        new = before is None or before.manifest != record.manifest or self.downloaded > 0
+        shown = ref.familiar if ref.digest is None else f"{ref.familiar_repository}@{ref.digest}"
+        self.emit(
+            ev.TransferEvent(
+                "",
+                f"Status: Downloaded newer image for {shown}"
+                if new
+                else f"Status: Image is up to date for {shown}",
+            )
+        )
+        return PullResult(record, name, record.manifest, top.digest, self.downloaded, new)
+
+    # -- manifests -------------------------------------------------------------------------
+
+    def _platform_manifest(self, top: FetchedManifest) -> FetchedManifest:
+        what = f"index {self.where}@{top.digest.short}"
+        try:
+            index = Index.parse(top.data, what)
+        except InvalidDocument as e:
+            raise InvalidManifest(str(e)) from e
+        desc = choose_platform(index, self.platform, what)
+        child = self.client.get_manifest(self.repo, str(desc.digest))
+        if child.is_index:
+            raise UnsupportedMediaType(f"{what}: nested indexes are not supported")
+        return child
+
+    def _parse_manifest(self, fetched: FetchedManifest) -> Manifest:
+        what = f"manifest {self.where}@{fetched.digest.short}"
+        try:
+            manifest = Manifest.parse(fetched.data, what)
+        except InvalidDocument as e:
+            raise InvalidManifest(str(e)) from e
+        if manifest.config.media_type not in mt.CONFIGS:
+            raise UnsupportedMediaType(
+                f"{what}: config media type {manifest.config.media_type!r} is not an image "
+                "(an artifact?)"
+            )
+        for layer in manifest.layers:
+            if layer.media_type not in mt.LAYERS:
+                raise UnsupportedMediaType(
+                    f"{what}: unsupported layer media type {layer.media_type!r}"
+                )
+        return manifest
+
+    def _config(self, manifest: Manifest) -> ImageConfig:
+        desc = manifest.config
+        what = f"image config {desc.digest.short} of {self.where}"
+        if self.store.has_blob(desc.digest):
+            data = self.store.read_blob(desc.digest)
+        else:
+            data = self.client.read_blob(self.repo, desc.digest, MAX_CONFIG)
+        try:
+            config = ImageConfig.parse(data, what)
+        except InvalidDocument as e:
+            raise InvalidManifest(str(e)) from e
+        if len(config.diff_ids) != len(manifest.layers):
+            raise InvalidManifest(
+                f"{what}: lists {len(config.diff_ids)} diff_ids for {len(manifest.layers)} layers"
+            )
+        self.store.put_blob(data)
+        return config
+
+    # -- layers ----------------------------------------------------------------------------
+
+    def _layers(self, manifest: Manifest, config: ImageConfig) -> None:
+        todo: dict[Digest, tuple[Descriptor, Digest]] = {}
+        for desc, diff_id in zip(manifest.layers, config.diff_ids, strict=True):
+            if desc.digest in todo:
+                continue
+            have_blob = self.store.has_blob(desc.digest)
+            if have_blob and self.store.has_layer(diff_id):
+                self.emit(ev.TransferEvent(desc.digest.short, ev.EXISTS))
+                continue
+            todo[desc.digest] = (desc, diff_id)
+            if not have_blob:
+                self.emit(ev.TransferEvent(desc.digest.short, ev.PULLING))
+        if not todo:
+            return
+        unpackers = ThreadPoolExecutor(max_workers=_UNPACKERS, thread_name_prefix="unpack")
+        downloaders = ThreadPoolExecutor(
+            max_workers=max(1, self.client.options.parallel), thread_name_prefix="download"
+        )
+        unpacks: list[Future[None]] = []
+
+        def one(desc: Descriptor, diff_id: Digest) -> None:
+            if not self.store.has_blob(desc.digest):
+                self._download(desc)
+            if not self.cancelled.is_set():
+                unpacks.append(unpackers.submit(self._unpack, desc, diff_id))
+
+        try:
+            downloads = [downloaders.submit(one, d, i) for d, i in todo.values()]
+            for fut in downloads:
+                fut.result()
+            downloaders.shutdown(wait=True)
+            for ufut in list(unpacks):
+                ufut.result()
+        except BaseException:
+            self.cancelled.set()
+            raise
+        finally:
+            downloaders.shutdown(wait=True, cancel_futures=True)
+            unpackers.shutdown(wait=True, cancel_futures=True)
+
+    def _unpack(self, desc: Descriptor, diff_id: Digest) -> None:
+        short = desc.digest.short
+        last = [0.0]
+
+        def progress(n: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= _EMIT_EVERY:
+                last[0] = now
+                self.emit(ev.TransferEvent(short, ev.EXTRACTING, n, desc.size))
+
+        self.emit(ev.TransferEvent(short, ev.EXTRACTING, 0, desc.size))
+        self.store.unpack_layer(desc.digest, diff_id, size=desc.size, progress=progress)
+        self.emit(ev.TransferEvent(short, ev.PULLED))
+
+    def _download(self, desc: Descriptor) -> None:
+        """Fetch one blob into its stable partial file, resuming what an earlier pull left,
+        then move it into the blob store, which verifies size and digest."""
+        path = self.store.layout.download(desc.digest)
+        fd = _open_locked(path)
+        try:
+            if self.store.has_blob(desc.digest):  # another pull finished it while we waited
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                return
+            with os.fdopen(os.dup(fd), "r+b") as f:
+                self._fetch_into(desc, f)
+            self.emit(ev.TransferEvent(desc.digest.short, ev.VERIFYING))
+            try:
+                self.store.ingest_blob(path, expected=desc.digest, size=desc.size)
+            except DigestMismatch as e:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                raise RegistryDigestMismatch(
+                    f"blob {desc.digest.short} from {self.where}: {e}"
+                ) from e
+            self.emit(ev.TransferEvent(desc.digest.short, ev.DOWNLOADED))
+        finally:
+            os.close(fd)
+
+    def _fetch_into(self, desc: Descriptor, f: _File) -> None:
+        size = desc.size
+        offset = f.seek(0, os.SEEK_END)
+        if offset > size:
+            f.truncate(0)
+            offset = 0
+        short = desc.digest.short
+        opts = self.client.options.http
+        failures = 0
+        while offset < size:
+            if self.cancelled.is_set():
+                raise _Cancelled()
+            resp = self.client.open_blob(self.repo, desc.digest, offset)
+            try:
+                if resp.status == 416:  # our partial is no prefix the server knows: restart
+                    offset = _restart(f)
+                    failures += 1
+                    if failures > opts.retries:
+                        raise RegistryError(
+                            f"blob {short} of {self.where}: the registry refuses range requests"
+                        )
+                    continue
+                offset = self._check_answer(resp.status, resp.header, desc, offset, f)
+                self.emit(ev.TransferEvent(short, ev.DOWNLOADING, offset, size))
+                offset = self._stream(resp.readinto, desc, f, offset)
+            except (OSError, http.client.HTTPException) as e:
+                offset = f.tell()
+                failures += 1
+                if failures > opts.retries:
+                    raise transport_error(self.client.registry, e) from e
+                time.sleep(opts.backoff * (2.0 ** (failures - 1)))
+                continue
+            finally:
+                resp.close()
+            if offset < size:  # the body ended early: the connection dropped, resume
+                failures += 1
+                if failures > opts.retries:
+                    raise RegistryError(
+                        f"blob {short} of {self.where}: the registry closed the connection "
+                        f"after {offset} of {size} bytes"
+                    )
+                time.sleep(opts.backoff * (2.0 ** (failures - 1)))
+        f.flush()
+
+    def _check_answer(
+        self,
+        status: int,
+        header: _Header,
+        desc: Descriptor,
+        offset: int,
+        f: _File,
+    ) -> int:
+        """Where the body starts: `offset` for a 206 from there, 0 for a whole-blob 200."""
+        short = desc.digest.short
+        if status == 200:
+            length = header("Content-Length")
+            if length is not None and length.isdigit() and int(length) != desc.size:
+                raise RegistryDigestMismatch(
+                    f"blob {short} of {self.where}: size mismatch: expected {desc.size} bytes, "
+                    f"the registry sends {length}"
+                )
+            return _restart(f) if offset else 0
+        content_range = header("Content-Range") or ""
+        start, _, total = content_range.removeprefix("bytes ").partition("/")
+        first = start.split("-", 1)[0]
+        if total.isdigit() and int(total) != desc.size:
+            raise RegistryDigestMismatch(
+                f"blob {short} of {self.where}: size mismatch: expected {desc.size} bytes, "
+                f"the registry has {total}"
+            )
+        if not first.isdigit() or int(first) != offset:
+            raise RegistryError(
+                f"blob {short} of {self.where}: bad Content-Range {content_range!r}"
+            )
+        return offset
+
+    def _stream(self, readinto: _ReadInto, desc: Descriptor, f: _File, offset: int) -> int:
+        buf = bytearray(_BUF)
+        view = memoryview(buf)
+        short = desc.digest.short
+        last = time.monotonic()
+        while True:
+            if self.cancelled.is_set():
+                raise _Cancelled()
+            n = readinto(view)
+            if not n:
+                return offset
+            if offset + n > desc.size:
+                raise RegistryDigestMismatch(
+                    f"blob {short} of {self.where}: size mismatch: the registry sends more than "
+                    f"{desc.size} bytes"
+                )
+            f.write(view[:n])
+            offset += n
+            with self._lock:
+                self.downloaded += n
+            now = time.monotonic()
+            if now - last >= _EMIT_EVERY or offset == desc.size:
+                last = now
+                self.emit(ev.TransferEvent(short, ev.DOWNLOADING, offset, desc.size))
+
+
+def choose_platform(index: Index, want: Platform, what: str) -> Descriptor:
+    """The index entry for `want`: an exact variant match first, then a compatible one.
+    Attestation entries (`unknown/unknown`) and nested non-manifests are never chosen."""
+    candidates = [
+        d for d in index.manifests if d.media_type in mt.MANIFESTS and matches(want, d.platform)
+    ]
+    exact = [d for d in candidates if d.platform is not None and d.platform.variant == want.variant]
+    chosen = (exact or candidates)[:1]
+    if not chosen:
+        have = ", ".join(str(d.platform) for d in index.manifests if d.platform) or "none"
+        raise RegistryNotFound(
+            f"{what}: no matching manifest for {want} in the manifest list entries "
+            f"(available: {have})"
+        )
+    return chosen[0]
+
+
+class _Cancelled(RegistryError):
+    def __init__(self) -> None:
+        super().__init__("pull cancelled")
+
+
+def _open_locked(path: Path) -> int:
+    """Open (creating) the partial file and hold its flock; a second pull of the same blob
+    waits here. Re-opens when the file was renamed away (finished) while we waited."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _restart(f: _File) -> int:
+    f.seek(0)
+    f.truncate(0)
+    return 0
+
+
+_File = BinaryIO
+_Header = Callable[[str], str | None]
+_ReadInto = Callable[[memoryview], int]
