@@ -57,6 +57,7 @@ class Image:
     record: ImageRecord
     manifest: Manifest
     config: ImageConfig
+    manifest_size: int = 0
 
     @property
     def id(self) -> Digest:
@@ -158,7 +159,7 @@ class Image:
             "Descriptor": {
                 "mediaType": self.manifest.media_type,
                 "digest": str(self.manifest_digest),
-                "size": 0,
+                "size": self.manifest_size,
             },
         }
         if self.config.variant:
@@ -518,7 +519,7 @@ class ImageService:
 
     def _load(self, record: ImageRecord) -> Image:
         manifest, config = self._docs_of(record)
-        return Image(record, manifest, config)
+        return Image(record, manifest, config, _size_of(self.store.layout.blob(record.manifest)))
 
     def _load_or_none(self, record: ImageRecord) -> Image | None:
         try:

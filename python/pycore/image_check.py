@@ -48,6 +48,9 @@ def run_check(service: ImageService, *, repair: bool) -> CheckReport:
     _scan_layers(store, scan)
     for record in idx.images:
         _check_image(store, record, scan)
+    for diff_id, (desc, _) in sorted(scan.missing_layers.items()):
+        detail = f"unpacked layer is missing; blob {desc.digest.short} can re-extract it"
+        scan.problems.append(Problem("missing-layer", str(diff_id), detail))
     for digest, why in sorted(scan.bad_blobs.items()):
         scan.problems.append(Problem("corrupt-blob", str(digest), why))
     for digest in sorted(scan.blobs - scan.used_blobs - set(scan.bad_blobs)):
@@ -217,18 +220,14 @@ def _config(store: Store, digest: Digest, scan: _Scan, issues: list[str]) -> Ima
 def _repair(service: ImageService, scan: _Scan) -> None:
     store = service.store
     repaired: set[tuple[str, str]] = set()
-    for diff_id, (desc, _images) in sorted(scan.missing_layers.items()):
+    for diff_id, (desc, images) in sorted(scan.missing_layers.items()):
         try:
             store.unpack_layer(desc.digest, diff_id, size=desc.size)
         except PycoreError as e:
-            scan.problems.append(
-                Problem("missing-layer", str(diff_id), f"re-extracting failed: {e}")
-            )
-            scan.broken |= _images
+            scan.problems.append(Problem("missing-layer", str(diff_id), f"re-extracting: {e}"))
+            scan.broken |= images
             continue
-        scan.problems.append(
-            Problem("missing-layer", str(diff_id), f"re-extracted from {desc.digest.short}", True)
-        )
+        repaired.add(("missing-layer", str(diff_id)))
     trash: list[Path] = []
     freed: list[Problem] = []
     with store.locked():

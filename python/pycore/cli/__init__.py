@@ -17,7 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     import click
 
     try:
-        cli.main(args=argv, prog_name="pycore", standalone_mode=False)
+        # Without standalone mode, click returns the code of `ctx.exit(n)` instead of raising.
+        code = cli.main(args=argv, prog_name="pycore", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool):
+            return code
     except click.exceptions.Exit as e:
         return int(e.exit_code or 0)
     except click.Abort:

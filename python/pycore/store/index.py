@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pycore.digest import Digest
-from pycore.errors import StoreError
+from pycore.errors import InvalidDigest, StoreError
 from pycore.store import atomic
 
 INDEX_VERSION = 1
@@ -80,7 +80,7 @@ def read(path: Path) -> ImageIndex:
     try:
         d = json.loads(raw)
         return ImageIndex(tuple(ImageRecord.from_json(x) for x in d["images"]))
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, InvalidDigest) as e:
         raise StoreError(f"image index {path} is corrupt ({e}); run 'pycore system check'") from e
 
 

@@ -47,9 +47,7 @@ def table_of(row_type: type[Any], rows: Sequence[Any], hide: Collection[str] = (
     """The table of `rows` (instances of the dataclass `row_type`), columns in field order,
     leaving out the fields named in `hide`."""
     cols = [
-        f
-        for f in dataclasses.fields(row_type)
-        if f.metadata.get("header") and f.name not in hide
+        f for f in dataclasses.fields(row_type) if f.metadata.get("header") and f.name not in hide
     ]
     headers = [str(f.metadata["header"]) for f in cols]
     cells = [[_cell(getattr(r, f.name)) for f in cols] for r in rows]

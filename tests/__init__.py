@@ -1,0 +1,1 @@
+"""pycore test suite: unit/ (no root), integration/ (real store, CLI), interop/ (peers)."""
