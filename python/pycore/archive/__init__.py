@@ -73,12 +73,23 @@ def read_plans(bundle: Bundle) -> list[ImagePlan]:
         if docker_archive.is_docker_archive(bundle):
             tags = docker_archive.repo_tags(bundle)
             plans = [p.with_names(tags.get(p.config, ())) for p in plans]
-        return plans
-    if docker_archive.is_docker_archive(bundle):
-        return docker_archive.read(bundle)
-    raise ArchiveError(
-        f"{bundle.description}: not an image archive (no manifest.json, no oci-layout)"
-    )
+    elif docker_archive.is_docker_archive(bundle):
+        plans = docker_archive.read(bundle)
+    else:
+        raise ArchiveError(
+            f"{bundle.description}: not an image archive (no manifest.json, no oci-layout)"
+        )
+    return _merged(plans)
+
+
+def _merged(plans: list[ImagePlan]) -> list[ImagePlan]:
+    """One plan per manifest: `docker save a:1 b:1` of one image lists it twice."""
+    by_digest: dict[Digest, ImagePlan] = {}
+    for plan in plans:
+        digest = Digest.sha256_of(plan.manifest)
+        old = by_digest.get(digest)
+        by_digest[digest] = old.with_names(plan.names) if old else plan
+    return list(by_digest.values())
 
 
 def _ingest(store: Store, bundle: Bundle, plans: list[ImagePlan], work: Path, say: Status) -> None:
