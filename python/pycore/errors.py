@@ -101,3 +101,9 @@ class RateLimited(RegistryError):
 
 class InvalidManifest(RegistryError):
     """The registry served a manifest or index that is not valid JSON of the expected shape."""
+
+
+class PushSourceNotFound(ImageNotFound):
+    """`push` of a name that no local image has; exits 1, as `docker push` does."""
+
+    exit_code = 1

@@ -74,6 +74,7 @@ class Authorizer:
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
         self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
 
     def header(self, scopes: tuple[str, ...]) -> str | None:
         """The Authorization header for a request needing `scopes`, fetching a token if the
@@ -84,11 +85,12 @@ class Authorizer:
         if ch.scheme == "basic":
             return self._basic() if self.credentials else None
         if ch.scheme == "bearer":
-            return f"Bearer {self._token(scopes, fresh=False)}"
+            return f"Bearer {self._token(scopes, refused=None)}"
         return None
 
     def learn(self, resp: Response, scopes: tuple[str, ...], sent: str | None) -> bool:
-        """Take in a 401 answer; True when a retry with `header(scopes)` may now succeed."""
+        """Take in a 401 answer to a request that carried `sent`; True when a retry with
+        `header(scopes)` may now succeed."""
         challenges = parse_challenges(resp.header_all("WWW-Authenticate"))
         usable = [c for c in challenges if c.scheme in ("bearer", "basic")]
         if not usable:
@@ -99,7 +101,8 @@ class Authorizer:
         if ch.scheme == "basic":
             return self.credentials is not None and sent is None
         if ch.scheme == "bearer" and "realm" in ch.params:
-            return f"Bearer {self._token(scopes, fresh=True)}" != sent
+            refused = sent.removeprefix("Bearer ") if sent else None
+            return f"Bearer {self._token(scopes, refused=refused)}" != sent
         return False
 
     def unauthorized(self, what: str) -> RegistryUnauthorized:
@@ -113,17 +116,19 @@ class Authorizer:
         raw = f"{self.credentials.username}:{self.credentials.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
 
-    def _token(self, scopes: tuple[str, ...], *, fresh: bool) -> str:
+    def _token(self, scopes: tuple[str, ...], *, refused: str | None) -> str:
+        """A token for `scopes`: the cached one unless it is `refused` or about to expire.
+        Fetches are serialized, so parallel transfers that all met the same 401 share one
+        new token instead of each asking the token server."""
         key = tuple(sorted(set(scopes)))
-        now = time.monotonic()
-        with self._lock:
+        with self._fetch_lock:
+            now = time.monotonic()
             cached = self._tokens.get(key)
-        if cached is not None and not fresh and cached[1] - _TOKEN_SLACK > now:
-            return cached[0]
-        token, lifetime = self._fetch_token(key)
-        with self._lock:
+            if cached is not None and cached[0] != refused and cached[1] - _TOKEN_SLACK > now:
+                return cached[0]
+            token, lifetime = self._fetch_token(key)
             self._tokens[key] = (token, now + lifetime)
-        return token
+            return token
 
     def _fetch_token(self, scopes: tuple[str, ...]) -> tuple[str, float]:
         ch = self._challenge

@@ -24,6 +24,7 @@ _RETRY_STATUS = frozenset({500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_RETRY_AFTER = 10.0  # seconds of Retry-After (429) we are willing to wait
 _BLOCK = 1 << 20
+_PROBE_TIMEOUT = 3.0  # seconds a TLS handshake may take before we assume plain HTTP
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +196,21 @@ class Transport:
             return "https"
         hostname, port = _split_host(host, 443)
         try:
-            with socket.create_connection((hostname, port), timeout=self.options.timeout) as s:
-                ctx = self._context(host)
-                with ctx.wrap_socket(s, server_hostname=hostname):
-                    return "https"
-        except ssl.SSLError:
-            return "http"
-        except (OSError, ssl.CertificateError) as e:
+            s = socket.create_connection((hostname, port), timeout=self.options.timeout)
+        except OSError as e:
             raise transport_error(host, e) from e
+        # A plain-HTTP server answers a ClientHello with an HTTP error, a reset, or (waiting
+        # for a newline that never comes) not at all: each of those means "no TLS here".
+        s.settimeout(min(self.options.timeout, _PROBE_TIMEOUT))
+        try:
+            with self._context(host).wrap_socket(s, server_hostname=hostname):
+                return "https"
+        except (ssl.SSLError, ConnectionError, TimeoutError):
+            return "http"
+        except OSError as e:
+            raise transport_error(host, e) from e
+        finally:
+            s.close()
 
     def is_insecure(self, host: str) -> bool:
         """Whether `host` (`name[:port]`) matches the insecure list (names or CIDRs)."""

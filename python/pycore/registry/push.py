@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pycore.digest import Digest
-from pycore.errors import ImageNotFound, InvalidReference, UsageError
+from pycore.errors import InvalidReference, PushSourceNotFound, UsageError
 from pycore.oci.models import Descriptor, Manifest
 from pycore.reference import Reference
 from pycore.registry import events as ev
@@ -34,13 +34,13 @@ class PushResult:
 
 
 def find_local(store: Store, ref: Reference) -> ImageRecord:
-    """The local image `ref` names (`repo:tag`, `repo@digest`); raises ImageNotFound."""
+    """The local image `ref` names (`repo:tag`, `repo@digest`); raises PushSourceNotFound."""
     idx = store.read_index()
     record = idx.by_name(local_name(ref))
     if record is None and ref.digest is not None:
         record = idx.by_manifest(ref.digest)
     if record is None:
-        raise ImageNotFound(f"an image does not exist locally with the tag: {ref.familiar}")
+        raise PushSourceNotFound(f"an image does not exist locally with the tag: {ref.familiar}")
     return record
 
 
@@ -51,7 +51,7 @@ def push(
     *,
     listener: ev.Listener = ev.ignore,
 ) -> PushResult:
-    """Push the local image `ref` to the registry its name points at. Raises ImageNotFound,
+    """Push the local image `ref` to the registry its name points at. Raises PushSourceNotFound,
     RegistryError leaves (unreachable, unauthorized, ...)."""
     if isinstance(ref, str):
         ref = Reference.parse(ref)
