@@ -24,7 +24,7 @@ if ((${#missing[@]})); then
 fi
 
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
-  "maturin>=1.5,<2" "pytest>=8" "jsonschema>=4.18" "ruff>=0.6" "mypy>=1.10"
+  "maturin>=1.5,<2" "pytest>=8" "jsonschema>=4.18" "ruff>=0.6" "mypy>=1.10" "bcrypt>=4"
 # Editable install: builds the Rust extension (release profile) and the `pycore` command.
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
   --no-build-isolation -e .
