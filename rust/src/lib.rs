@@ -4,6 +4,9 @@
 pub mod digest;
 pub mod fsx;
 pub mod layer;
+pub mod mount;
+pub mod runtime;
+pub mod sys;
 
 #[cfg(feature = "python")]
 mod py;

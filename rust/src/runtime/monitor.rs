@@ -1,0 +1,335 @@
+//! The per-container monitor (conmon's job, daemonless): a small process that outlives the
+//! CLI, clones the container init, owns its stdio, appends every output line to the log as
+//! JSON with its stream and time, reaps it and records the exit in `state.json` by rename,
+//! with the pids' start times so a recycled pid is never mistaken for the container.
+
+use super::clock::now_rfc3339;
+use super::init::{self, SYNC_FD};
+use super::msg::{self, Failure, Report, Step, MSG_LEN};
+use super::plan::Plan;
+use super::spawn::{describe, StartRequest};
+use crate::sys::process::{self, Cloned};
+use crate::sys::{Errno, Linux, Syscall};
+use serde_json::{json, Value};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long output is still collected after the container's init has exited.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Runs the monitor in the grandchild of the CLI; never returns.
+pub fn run(plan: &Plan, req: &StartRequest, report: OwnedFd) -> ! {
+    let code = match monitor(plan, req, report.as_raw_fd()) {
+        Ok(()) => 0,
+        Err(_) => 1,
+    };
+    process::exit_now(code)
+}
+
+fn send(report: RawFd, r: Report) {
+    // The CLI may be gone (killed, or detached long ago): that is fine.
+    let _ = process::write_all(report, &r.encode());
+}
+
+/// Replaces `path` by rename, so readers see the old state or the new, never half.
+fn write_state(path: &Path, state: &Value) {
+    let tmp = path.with_extension(format!("tmp-{}", process::getpid()));
+    let ok = fs::write(&tmp, format!("{state}\n")).is_ok() && fs::rename(&tmp, path).is_ok();
+    if !ok {
+        let _ = fs::remove_file(&tmp);
+    }
+}
+
+fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> {
+    process::set_signal_ignored(libc::SIGPIPE, true);
+    // Nothing of the CLI's (its store lock, its files) may stay open in a long-lived monitor;
+    // attached, it keeps the CLI's stdout and stderr to relay the container's output.
+    let keep: &[RawFd] = if req.attach {
+        &[report, 1, 2]
+    } else {
+        &[report]
+    };
+    process::close_all_except(keep);
+    let null = process::open_dev_null(libc::O_RDWR)?;
+    process::dup_to(null.as_raw_fd(), 0, true)?;
+    if !req.attach {
+        process::dup_to(null.as_raw_fd(), 1, true)?;
+        process::dup_to(null.as_raw_fd(), 2, true)?;
+    }
+    let me = process::getpid();
+    let base = json!({
+        "monitor_pid": me,
+        "monitor_start": process::start_time(me),
+    });
+    let (out_r, out_w) = process::pipe()?;
+    let (err_r, err_w) = process::pipe()?;
+    let (sync, sync_child) = process::seqpacket_pair()?;
+    let (pid, pidfd) = match process::clone_with_pidfd(plan.clone_flags) {
+        Ok(Cloned::Child) => child(plan, &null, &out_w, &err_w, &sync_child),
+        Ok(Cloned::Parent { pid, pidfd }) => (pid, pidfd),
+        Err(e) => {
+            finish_failed(req, &base, 125, &format!("clone: {e}"));
+            send(report, Report::MonitorFailed { op: 1, errno: e.0 });
+            return Err(e);
+        }
+    };
+    drop((out_w, err_w, sync_child));
+    process::write_all(sync.as_raw_fd(), &msg::proceed())?;
+    let mut buf = [0u8; MSG_LEN];
+    let n = process::read(sync.as_raw_fd(), &mut buf).unwrap_or(0);
+    if n == MSG_LEN {
+        // The init failed before exec: it has exited (or is about to).
+        let _ = process::wait_pidfd(pidfd.as_raw_fd());
+        let failure = Failure::decode(&buf).unwrap_or(Failure {
+            step: Step::Sync,
+            index: 0,
+            errno: libc::EIO,
+        });
+        let err = super::Error::Init {
+            what: describe(plan, failure.step, failure.index),
+            failure,
+            errno: Errno(failure.errno),
+        };
+        finish_failed(req, &base, err.exit_code(), &err.to_string());
+        send(report, Report::Failed(failure));
+        return Ok(());
+    }
+    let started_at = now_rfc3339();
+    let mut state = base.clone();
+    state["status"] = json!("running");
+    state["pid"] = json!(pid);
+    state["pid_start"] = json!(process::start_time(pid));
+    state["started_at"] = json!(started_at);
+    write_state(&req.state, &state);
+    send(report, Report::Started { pid });
+
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&req.log)
+        .ok();
+    let relay = |fd: RawFd| req.attach.then_some(fd);
+    let mut streams = [
+        Stream::new(out_r, "stdout", relay(1)),
+        Stream::new(err_r, "stderr", relay(2)),
+    ];
+    let status = pump(&mut streams, &mut log, &pidfd)?;
+    let code = process::exit_code(status);
+    state["status"] = json!("exited");
+    state["exit_code"] = json!(code);
+    state["finished_at"] = json!(now_rfc3339());
+    write_state(&req.state, &state);
+    drop(log);
+    remove(req);
+    if req.attach {
+        // Let go of the CLI's stdout/stderr before it returns, so whoever reads them sees EOF.
+        let _ = process::dup_to(null.as_raw_fd(), 1, true);
+        let _ = process::dup_to(null.as_raw_fd(), 2, true);
+    }
+    send(report, Report::Exited { code });
+    Ok(())
+}
+
+fn finish_failed(req: &StartRequest, base: &Value, code: i32, error: &str) {
+    let mut state = base.clone();
+    state["status"] = json!("exited");
+    state["exit_code"] = json!(code);
+    state["error"] = json!(error);
+    state["finished_at"] = json!(now_rfc3339());
+    write_state(&req.state, &state);
+    remove(req);
+}
+
+fn remove(req: &StartRequest) {
+    if let Some((dir, trash)) = &req.remove {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let target = trash.join(format!("rm-{}-{name}", process::getpid()));
+        if fs::rename(dir, &target).is_ok() {
+            let _ = fs::remove_dir_all(&target);
+        }
+    }
+}
+
+/// Moves output to the log (and the CLI) until the container exits, then drains what is
+/// left for a moment: the init's death kills its whole pid namespace, so the pipes close.
+fn pump(streams: &mut [Stream; 2], log: &mut Option<File>, pidfd: &OwnedFd) -> Result<i32, Errno> {
+    let mut status = None;
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let mut fds: Vec<(RawFd, i16)> = streams
+            .iter()
+            .filter(|s| s.open)
+            .map(|s| (s.fd.as_raw_fd(), libc::POLLIN))
+            .collect();
+        if status.is_none() {
+            fds.push((pidfd.as_raw_fd(), libc::POLLIN));
+        } else if fds.is_empty() {
+            break;
+        }
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                left.as_millis().max(1) as i32
+            }
+            None => -1,
+        };
+        let rev = process::poll(&fds, timeout)?;
+        for (i, (fd, _)) in fds.iter().enumerate() {
+            if rev[i] == 0 {
+                continue;
+            }
+            if *fd == pidfd.as_raw_fd() {
+                status = Some(process::wait_pidfd(*fd)?);
+                deadline = Some(Instant::now() + DRAIN);
+            } else if let Some(s) = streams.iter_mut().find(|s| s.fd.as_raw_fd() == *fd) {
+                s.readable(log);
+            }
+        }
+    }
+    for s in streams.iter_mut() {
+        s.flush(log);
+    }
+    Ok(status.unwrap_or(0))
+}
+
+/// One output stream of the container: its pipe, the partial line, where to relay it.
+struct Stream {
+    fd: OwnedFd,
+    name: &'static str,
+    partial: Vec<u8>,
+    open: bool,
+    relay: Option<RawFd>,
+}
+
+/// A line longer than this is logged in pieces (Docker splits at 16 KiB too).
+const MAX_LINE: usize = 16 * 1024;
+
+impl Stream {
+    fn new(fd: OwnedFd, name: &'static str, relay: Option<RawFd>) -> Stream {
+        Stream {
+            fd,
+            name,
+            partial: Vec::new(),
+            open: true,
+            relay,
+        }
+    }
+
+    fn readable(&mut self, log: &mut Option<File>) {
+        let mut buf = [0u8; 65536];
+        match process::read(self.fd.as_raw_fd(), &mut buf) {
+            Ok(0) | Err(_) => {
+                self.open = false;
+                self.flush(log);
+            }
+            Ok(n) => {
+                let data = &buf[..n];
+                if let Some(fd) = self.relay {
+                    if process::write_all(fd, data).is_err() {
+                        self.relay = None;
+                    }
+                }
+                self.partial.extend_from_slice(data);
+                let mut out = String::new();
+                let mut start = 0;
+                while let Some(pos) = self.partial[start..].iter().position(|&b| b == b'\n') {
+                    let end = start + pos + 1;
+                    out.push_str(&self.line(&self.partial[start..end]));
+                    start = end;
+                }
+                while self.partial.len() - start >= MAX_LINE {
+                    out.push_str(&self.line(&self.partial[start..start + MAX_LINE]));
+                    start += MAX_LINE;
+                }
+                self.partial.drain(..start);
+                write_log(log, &out);
+            }
+        }
+    }
+
+    fn flush(&mut self, log: &mut Option<File>) {
+        if !self.partial.is_empty() {
+            let line = self.line(&self.partial);
+            write_log(log, &line);
+            self.partial.clear();
+        }
+    }
+
+    /// Docker's json-file format: {"log": "...\n", "stream": "stdout", "time": "..."}.
+    fn line(&self, bytes: &[u8]) -> String {
+        let v = json!({
+            "log": String::from_utf8_lossy(bytes),
+            "stream": self.name,
+            "time": now_rfc3339(),
+        });
+        format!("{v}\n")
+    }
+}
+
+fn write_log(log: &mut Option<File>, text: &str) {
+    if let Some(f) = log {
+        if !text.is_empty() && f.write_all(text.as_bytes()).is_err() {
+            *log = None;
+        }
+    }
+}
+
+/// The cloned child: place stdio and the sync socket, wait for `Proceed`, run the init.
+fn child(plan: &Plan, stdin: &OwnedFd, out: &OwnedFd, err: &OwnedFd, sync: &OwnedFd) -> ! {
+    let sys = Linux;
+    let fail = |step: Step, e: Errno, fd: RawFd| -> ! {
+        let _ = sys.write(
+            fd,
+            &Failure {
+                step,
+                index: 0,
+                errno: e.0,
+            }
+            .encode(),
+        );
+        process::exit_now(125)
+    };
+    // Move everything above the stdio range first, so no dup3 overwrites a source.
+    let sources = [
+        stdin.as_raw_fd(),
+        out.as_raw_fd(),
+        err.as_raw_fd(),
+        sync.as_raw_fd(),
+    ];
+    let mut high = [0 as RawFd; 4];
+    for (h, &fd) in high.iter_mut().zip(&sources) {
+        *h = match process::dup_above(fd, 10) {
+            Ok(f) => f,
+            Err(e) => fail(Step::Stdio, e, sync.as_raw_fd()),
+        };
+    }
+    for (target, &fd) in high.iter().enumerate() {
+        let inherit = target < 3;
+        if let Err(e) = process::dup_to(fd, target as RawFd, inherit) {
+            fail(Step::Stdio, e, high[3]);
+        }
+    }
+    let mut buf = [0u8; MSG_LEN];
+    match process::read(SYNC_FD, &mut buf) {
+        Ok(MSG_LEN) if msg::is_proceed(&buf) => {}
+        _ => process::exit_now(125),
+    }
+    let f = init::run(&sys, plan);
+    let _ = sys.write(SYNC_FD, &f.encode());
+    let code = super::Error::Init {
+        what: String::new(),
+        failure: f,
+        errno: Errno(f.errno),
+    }
+    .exit_code();
+    process::exit_now(code)
+}

@@ -1,0 +1,254 @@
+//! Starting a container from the CLI's process: build the plan, fork twice so the monitor is
+//! re-parented away from the CLI (and setsid, so a terminal hang-up does not reach it), then
+//! wait for the monitor's report. Attached, keep waiting for the exit and forward signals.
+
+use super::msg::{Report, Step, MSG_LEN};
+use super::plan::Plan;
+use super::{monitor, Error};
+use crate::sys::process::{self, Forked};
+use crate::sys::Errno;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// Where and how to start one container.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub bundle: PathBuf,
+    /// `state.json` of the container, rewritten by rename.
+    pub state: PathBuf,
+    /// The JSON-lines log the monitor appends the container's output to.
+    pub log: PathBuf,
+    /// Relay the output to our stdout/stderr and return only when the container exits.
+    pub attach: bool,
+    /// Remove this directory (by rename into `trash`) once the container has exited.
+    pub remove: Option<(PathBuf, PathBuf)>,
+}
+
+/// A started container: its pid, and its exit code if we waited for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    pub pid: i32,
+    pub exit_code: Option<i32>,
+}
+
+/// Signals a foreground container receives when they are sent to the CLI.
+const FORWARDED: &[i32] = &[
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+fn spawn_err(op: &'static str) -> impl Fn(Errno) -> Error {
+    move |errno| Error::Spawn { op, errno }
+}
+
+pub fn start(req: &StartRequest) -> Result<Started, Error> {
+    let plan = Plan::load(&req.bundle)?;
+    let (reports, report_w) = process::pipe().map_err(spawn_err("pipe"))?;
+    match process::fork().map_err(spawn_err("fork"))? {
+        Forked::Child => {
+            // The intermediate child: a new session, the monitor, and gone, so the monitor
+            // is re-parented to init (or the nearest subreaper) and outlives the CLI.
+            let _ = process::setsid();
+            match process::fork() {
+                Ok(Forked::Child) => monitor::run(&plan, req, report_w),
+                _ => process::exit_now(0),
+            }
+        }
+        Forked::Parent(pid) => {
+            drop(report_w);
+            let _ = process::waitpid(pid);
+            wait_reports(&plan, req, &reports)
+        }
+    }
+}
+
+fn read_report(fd: &OwnedFd) -> Result<Option<Report>, Error> {
+    let mut buf = [0u8; MSG_LEN];
+    let n = process::read(fd.as_raw_fd(), &mut buf).map_err(spawn_err("read report"))?;
+    Ok(if n == MSG_LEN {
+        Report::decode(&buf)
+    } else {
+        None
+    })
+}
+
+fn wait_reports(plan: &Plan, req: &StartRequest, reports: &OwnedFd) -> Result<Started, Error> {
+    let pid = match read_report(reports)? {
+        Some(Report::Started { pid }) => pid,
+        Some(Report::Failed(f)) => {
+            return Err(Error::Init {
+                what: describe(plan, f.step, f.index),
+                failure: f,
+                errno: Errno(f.errno),
+            })
+        }
+        Some(Report::MonitorFailed { errno, .. }) => {
+            return Err(Error::Spawn {
+                op: "start the container init",
+                errno: Errno(errno),
+            })
+        }
+        _ => return Err(Error::MonitorLost),
+    };
+    if !req.attach {
+        return Ok(Started {
+            pid,
+            exit_code: None,
+        });
+    }
+    let signals = process::BlockedSignals::new(FORWARDED).map_err(spawn_err("signalfd"))?;
+    let target = process::pidfd_open(pid).ok();
+    loop {
+        let fds = [
+            (reports.as_raw_fd(), libc::POLLIN),
+            (signals.fd.as_raw_fd(), libc::POLLIN),
+        ];
+        let rev = process::poll(&fds, -1).map_err(spawn_err("poll"))?;
+        if rev[1] != 0 {
+            while let Some(sig) = signals.next() {
+                if let Some(t) = &target {
+                    let _ = process::pidfd_send_signal(t, sig);
+                }
+            }
+        }
+        if rev[0] != 0 {
+            return match read_report(reports)? {
+                Some(Report::Exited { code }) => Ok(Started {
+                    pid,
+                    exit_code: Some(code),
+                }),
+                _ => Err(Error::MonitorLost),
+            };
+        }
+    }
+}
+
+/// "mount /proc", "exec \"sh\"": what a failed init step was doing.
+pub fn describe(plan: &Plan, step: Step, index: u32) -> String {
+    let i = index as usize;
+    let item = |v: &[std::ffi::CString]| {
+        v.get(i)
+            .map(|c| c.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    match step {
+        Step::Mount => format!(
+            "mount {}",
+            plan.mounts.get(i).map_or("?", |m| m.destination.as_str())
+        ),
+        Step::Device => format!(
+            "create device {}",
+            plan.devices.get(i).map_or(String::new(), |d| format!(
+                "/{}",
+                d.path.rel.to_string_lossy()
+            ))
+        ),
+        Step::Mask => format!("mask {}", item(&plan.masked)),
+        Step::Readonly => format!("make {} read-only", item(&plan.readonly)),
+        Step::Rlimit => format!(
+            "set {}",
+            plan.rlimit_names.get(i).map_or("rlimit", String::as_str)
+        ),
+        Step::Rootfs => format!("mount the rootfs {}", plan.rootfs.to_string_lossy()),
+        Step::Cwd | Step::Chdir => format!("working directory {}", plan.cwd_abs.to_string_lossy()),
+        Step::User => format!("switch to user {}:{}", plan.uid, plan.gid),
+        Step::Exec => format!("exec {:?}", plan.arg0()),
+        other => format!("container init: {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    /// A real container from a bundle; needs root and Debian's busybox-static.
+    #[test]
+    fn runs_a_bundle_for_real() {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let busybox = std::path::Path::new("/bin/busybox");
+        if !root || !busybox.exists() {
+            eprintln!("skipped: needs root and /bin/busybox");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = dir.path().join("rootfs");
+        fs::create_dir_all(rootfs.join("bin")).unwrap();
+        fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+        let config = r#"{
+          "ociVersion": "1.2.0",
+          "root": {"path": "rootfs"},
+          "hostname": "rt-test",
+          "process": {
+            "user": {"uid": 0, "gid": 0},
+            "args": ["sh", "-c", "echo \"$(hostname) $$ $(ls /proc/self/fd | wc -l)\"; echo oops >&2; exit 3"],
+            "env": ["PATH=/bin"],
+            "cwd": "/"
+          },
+          "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}
+          ],
+          "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"}]}
+        }"#;
+        fs::write(dir.path().join("config.json"), config).unwrap();
+        let req = StartRequest {
+            bundle: dir.path().to_path_buf(),
+            state: dir.path().join("state.json"),
+            log: dir.path().join("log"),
+            attach: false,
+            remove: None,
+        };
+        let started = start(&req).unwrap();
+        assert!(started.pid > 0);
+        let mut state = String::new();
+        for _ in 0..500 {
+            state = fs::read_to_string(&req.state).unwrap_or_default();
+            if state.contains("\"exited\"") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(state.contains("\"exit_code\":3"), "{state}");
+        let log = fs::read_to_string(&req.log).unwrap();
+        // `ls /proc/self/fd` lists 0, 1, 2 and its own directory fd: 4 entries.
+        assert!(
+            log.contains(r#""log":"rt-test 1 4\n","stream":"stdout""#),
+            "{log}"
+        );
+        assert!(log.contains(r#""log":"oops\n","stream":"stderr""#), "{log}");
+    }
+
+    #[test]
+    fn a_missing_command_is_127() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/bin/busybox").exists() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("rootfs/bin")).unwrap();
+        let config = r#"{"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+          "process": {"user": {"uid": 0, "gid": 0}, "args": ["nosuch"], "env": ["PATH=/bin"], "cwd": "/"},
+          "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}]}}"#;
+        fs::write(dir.path().join("config.json"), config).unwrap();
+        let req = StartRequest {
+            bundle: dir.path().to_path_buf(),
+            state: dir.path().join("state.json"),
+            log: dir.path().join("log"),
+            attach: false,
+            remove: None,
+        };
+        let err = start(&req).unwrap_err();
+        assert_eq!(err.exit_code(), 127, "{err}");
+        assert!(
+            err.to_string().starts_with("exec \"nosuch\": No such file"),
+            "{err}"
+        );
+    }
+}
