@@ -101,14 +101,15 @@ def bootstrap(
     fails (the message says what to install)."""
     target = Target.parse(what, tag)
     say = progress or (lambda _line: None)
-    created = _rfc3339(source_date_epoch) if source_date_epoch is not None else now_rfc3339()
+    created = rfc3339(source_date_epoch) if source_date_epoch is not None else now_rfc3339()
     if target.kind == "busybox":
         return _busybox(store, target, say, created, source_date_epoch)
     assert target.suite is not None
     return _debian(store, target, target.suite, say, created, mirror)
 
 
-def _rfc3339(epoch: int) -> str:
+def rfc3339(epoch: int) -> str:
+    """A SOURCE_DATE_EPOCH as the RFC 3339 `created` time of an image config."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

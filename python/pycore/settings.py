@@ -26,6 +26,9 @@ class Settings:
     insecure_registries: tuple[str, ...] = DEFAULT_INSECURE_REGISTRIES
     auth_file: Path | None = None
     registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
+    # reproducible-builds.org's SOURCE_DATE_EPOCH: the `created` time of images pycore makes
+    # (bootstrap, import) and the file times of the busybox rootfs. None: now.
+    source_date_epoch: int | None = None
 
     @classmethod
     def from_env(cls, root: str | Path | None = None, debug: bool | None = None) -> Settings:
@@ -40,6 +43,7 @@ class Settings:
             insecure_registries=_insecure_from_env(),
             auth_file=_auth_file_from_env(),
             registry_timeout=_float_env("PYCORE_REGISTRY_TIMEOUT", DEFAULT_REGISTRY_TIMEOUT),
+            source_date_epoch=_epoch_env("SOURCE_DATE_EPOCH"),
         )
 
 
@@ -69,3 +73,8 @@ def _float_env(name: str, default: float) -> float:
     except ValueError:
         return default
     return value if value > 0 else default
+
+
+def _epoch_env(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else None

@@ -115,13 +115,14 @@ def import_cmd(
     message: str | None,
 ) -> None:
     """Import a root filesystem tarball (FILE, or - for stdin) as a one-layer image."""
+    from pycore.bootstrap import rfc3339
     from pycore.importer import import_rootfs
+    from pycore.store.commit import now_rfc3339
 
-    store = _store(ctx)
-    if file == "-":
-        record = import_rootfs(store, sys.stdin.buffer, reference, list(changes), message)
-    else:
-        record = import_rootfs(store, Path(file), reference, list(changes), message)
+    epoch = settings(ctx).source_date_epoch
+    created = rfc3339(epoch) if epoch is not None else now_rfc3339()
+    source = sys.stdin.buffer if file == "-" else Path(file)
+    record = import_rootfs(_store(ctx), source, reference, list(changes), message, created=created)
     click.echo(str(record.config))
 
 
@@ -137,7 +138,14 @@ def bootstrap_cmd(
     """Make a base image offline: busybox from busybox-static, debian via debootstrap."""
     from pycore.bootstrap import bootstrap
 
-    record = bootstrap(_store(ctx), what, tag=tag, mirror=mirror, progress=_status(quiet))
+    record = bootstrap(
+        _store(ctx),
+        what,
+        tag=tag,
+        mirror=mirror,
+        progress=_status(quiet),
+        source_date_epoch=settings(ctx).source_date_epoch,
+    )
     click.echo(str(record.config))
 
 
