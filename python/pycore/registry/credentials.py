@@ -94,6 +94,7 @@ class AuthFile:
 
     def get(self, registry: str) -> Credentials | None:
         """Credentials for the registry host `registry`, or None (anonymous)."""
+        registry = normalize_server(registry)
         doc = self._load()
         helper = self._helper(doc, registry)
         if helper is not None:
@@ -117,6 +118,7 @@ class AuthFile:
         file (base64 `auth`, as Docker writes it)."""
         if self.path is None:
             raise RegistryError("no credentials file configured")
+        registry = normalize_server(registry)
         doc = self._load()
         key = config_key(registry)
         auths = doc.get("auths") if isinstance(doc.get("auths"), dict) else {}
@@ -137,6 +139,7 @@ class AuthFile:
         """Forget the credentials for `registry`; False when there were none."""
         if self.path is None:
             return False
+        registry = normalize_server(registry)
         doc = self._load()
         found = False
         helper = self._helper(doc, registry)

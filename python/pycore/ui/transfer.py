@@ -93,9 +93,9 @@ class TransferView:
             self._redraw()
             return
         row = self._rows.setdefault(event.id, _Row())
+        changed = row.status != event.status
         row.update(event)
-        now = time.monotonic()
-        if event.status not in BYTE_STATES or now - self._last_draw >= _REDRAW_EVERY:
+        if changed or time.monotonic() - self._last_draw >= _REDRAW_EVERY:
             self._redraw()
 
     def _redraw(self) -> None:
