@@ -255,3 +255,25 @@ def test_errors_are_one_line_naming_the_registry(tmp_path: Path, registry: Regis
 
     line = one_line_error(run(tmp_path, tmp_path / "b", "push", f"{registry.host}/not/local:1"))
     assert "does not exist locally" in line
+
+
+def test_ensure_image_policies(tmp_path: Path, registry: RegistryServer) -> None:
+    from pycore.errors import ImageNotFound
+    from pycore.registry import ensure_image
+
+    name = f"{registry.host}/test/ensure:1"
+    built = build_image(Store.open(tmp_path / "a"), [BASE], names=(name,))
+    opts = api_options(tmp_path)
+    push(Store.open(tmp_path / "a"), name, opts)
+    dst = Store.open(tmp_path / "b")
+
+    with pytest.raises(ImageNotFound):
+        ensure_image(dst, name, "never", opts)
+    events: list[str] = []
+    record = ensure_image(dst, name, "missing", opts, listener=lambda e: events.append(e.status))
+    assert record.manifest == built.manifest_digest and "Pull complete" in events
+    events.clear()
+    assert ensure_image(dst, name, "missing", opts, listener=lambda e: events.append(e.status))
+    assert events == []  # present: no registry traffic at all
+    assert ensure_image(dst, name, "never", opts).manifest == built.manifest_digest
+    assert ensure_image(dst, name, "always", opts).manifest == built.manifest_digest

@@ -126,7 +126,7 @@ class _Row:
 
     def update(self, event: TransferEvent) -> None:
         if event.status != self.status:
-            self._since = None
+            self._since, self._rate = None, 0.0
         self.status = event.status
         self.current, self.total = event.current, event.total
         if event.status in BYTE_STATES and event.current is not None:
