@@ -306,6 +306,32 @@ def test_malformed_archives_fail_cleanly(
     assert not [p for p in (store_root / "tmp").iterdir() if not p.name.startswith(".")]
 
 
+def test_compressed_layer_with_a_wrong_diff_id_leaves_the_store_unchanged(
+    built: BuiltImage, store_root: Path
+) -> None:
+    """Only unpacking finds this one, after the blobs are in the store: they are rolled back."""
+    layer = gzip.compress(_layer_tar({"etc/motd": b"x\n"}), mtime=0)
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + "5" * 64]},
+        }
+    ).encode()
+    config_hex = hashlib.sha256(config).hexdigest()
+    layer_hex = hashlib.sha256(layer).hexdigest()
+    manifest = [{"Config": f"{config_hex}.json", "Layers": [f"blobs/sha256/{layer_hex}"]}]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        _add(tar, f"blobs/sha256/{layer_hex}", layer)
+        _add(tar, f"{config_hex}.json", config)
+        _add(tar, "manifest.json", json.dumps(manifest).encode())
+    before = _store_snapshot(store_root)
+    proc = _cli(store_root)("load", stdin=buf.getvalue())
+    _assert_one_line_error(proc, "diff_id")
+    assert _store_snapshot(store_root) == before
+
+
 def test_load_from_a_missing_file_or_a_terminal(pycore: RunPycore, tmp_path: Path) -> None:
     proc = pycore("load", "-i", str(tmp_path / "absent.tar"))
     assert proc.returncode != 0

@@ -25,7 +25,8 @@ from pycore.archive.plan import ImagePlan, check_member
 from pycore.archive.resolve import resolve
 from pycore.archive.sink import DirSink, Sink, TarSink
 from pycore.digest import Digest
-from pycore.errors import ArchiveError, UsageError
+from pycore.errors import ArchiveError, PycoreError, UsageError
+from pycore.oci.models import ImageConfig, Manifest
 from pycore.store.commit import commit_image
 from pycore.store.index import ImageRecord
 from pycore.store.store import Store
@@ -58,11 +59,16 @@ def load(
         for plan in plans:
             for blob in plan.blobs:
                 check_member(bundle, blob.member, blob.digest, blob.size)
-        _ingest(store, bundle, plans, work, say)
-        records = []
-        for plan in plans:
-            say(f"Unpacking image {plan.config.short}")
-            records.append(commit_image(store, plan.manifest, plan.names))
+        blobs_before, layers_before = set(store.blobs()), set(store.layers())
+        try:
+            _ingest(store, bundle, plans, work, say)
+            records = []
+            for plan in plans:
+                say(f"Unpacking image {plan.config.short}")
+                records.append(commit_image(store, plan.manifest, plan.names))
+        except BaseException:
+            _rollback(store, blobs_before, layers_before)
+            raise
         return records
 
 
@@ -106,6 +112,29 @@ def _ingest(store: Store, bundle: Bundle, plans: list[ImagePlan], work: Path, sa
                 _copy(src, copy)
                 src = copy
             store.ingest_blob(src, blob.digest, blob.size)
+
+
+def _rollback(store: Store, blobs_before: set[Digest], layers_before: set[Digest]) -> None:
+    """Remove the blobs and layers this load added that no indexed image uses (a compressed
+    layer whose diff_id did not match is only found while unpacking, after ingesting)."""
+    with store.locked():
+        blobs: set[Digest] = set()
+        layers: set[Digest] = set()
+        for record in store.read_index().images:
+            blobs |= {record.manifest, record.config}
+            with contextlib.suppress(PycoreError):
+                manifest = Manifest.parse(store.read_blob(record.manifest))
+                blobs |= {x.digest for x in manifest.layers}
+                layers |= set(ImageConfig.parse(store.read_blob(record.config)).diff_ids)
+        for digest in set(store.blobs()) - blobs_before - blobs:
+            store.remove_blob(digest)
+        trash = [
+            store.move_to_trash(store.layout.layer(diff_id))
+            for diff_id in set(store.layers()) - layers_before - layers
+        ]
+    for path in trash:  # deleting trees is slow: outside the lock
+        if path is not None:
+            remove_tree(path)
 
 
 def _copy(src: Path, dest: Path) -> None:
