@@ -86,3 +86,31 @@ def pack_layer(
     metadata, never on the time of packing. Returns both digests of what was written.
     Raises LayerError or OSError. Releases the GIL while it works.
     """
+
+class ContainerError(NativeError):
+    """A container could not be started. `args` is `(message, exit_code)`: the message names
+    the step that failed ("mount /proc: ...", "exec \\"sh\\": ..."); the exit code is Docker's
+    (127 command not found, 126 cannot be executed, 125 anything else)."""
+
+def start_container(
+    bundle: str,
+    state: str,
+    log: str,
+    *,
+    attach: bool = False,
+    remove: str | None = None,
+    trash: str | None = None,
+) -> tuple[int, int | None]:
+    """Run the OCI bundle at `bundle` (its `config.json`) as a container under a new monitor.
+
+    The monitor is a daemonless per-container process that outlives the caller: it clones the
+    container's init into the spec's namespaces, appends the output to `log` (Docker's
+    json-file lines), reaps the init and records `state` (`state.json`, replaced by rename:
+    status, pid and its start time, exit code, times). With `attach`, output is relayed to our
+    stdout/stderr, SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 are forwarded to the
+    container and the call returns when it exits. `remove` (with `trash`, a directory on the
+    same filesystem) is deleted once the container has exited.
+
+    Returns `(pid, exit_code)`; `exit_code` is None unless attached. Raises ContainerError
+    when the container could not be started. Releases the GIL while it works.
+    """

@@ -107,3 +107,16 @@ class PushSourceNotFound(ImageNotFound):
     """`push` of a name that no local image has; exits 1, as `docker push` does."""
 
     exit_code = 1
+
+
+class ContainerError(PycoreError):
+    """A container could not be started or operated on. `exit_code` is Docker's: 127 when the
+    command was not found, 126 when it cannot be executed, else 125."""
+
+    def __init__(self, message: str, exit_code: int = 125) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class ContainerNotFound(NotFound):
+    """No container has this id, id prefix or name."""

@@ -65,3 +65,30 @@ def pack_layer(
     """Pack a directory (an overlay upper dir) into a deterministic layer blob."""
     with _mapped(f"pack {src}"):
         return _native.pack_layer(str(src), str(out), compression=compression, level=level)
+
+
+def start_container(
+    bundle: Path,
+    state: Path,
+    log: Path,
+    *,
+    attach: bool = False,
+    remove: Path | None = None,
+    trash: Path | None = None,
+) -> tuple[int, int | None]:
+    """Start the bundle's container under its monitor (see `_native.start_container`).
+
+    Raises ContainerError carrying Docker's exit code (125, 126 or 127).
+    """
+    try:
+        return _native.start_container(
+            str(bundle),
+            str(state),
+            str(log),
+            attach=attach,
+            remove=str(remove) if remove else None,
+            trash=str(trash) if trash else None,
+        )
+    except _native.ContainerError as e:
+        message, code = e.args
+        raise errors.ContainerError(str(message), exit_code=int(code)) from e

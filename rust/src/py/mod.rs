@@ -3,6 +3,7 @@
 
 mod errors;
 mod layer;
+mod runtime;
 
 use pyo3::prelude::*;
 use std::path::PathBuf;
@@ -24,5 +25,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sha256_file, m)?)?;
     m.add_function(wrap_pyfunction!(layer::unpack_layer, m)?)?;
     m.add_function(wrap_pyfunction!(layer::pack_layer, m)?)?;
+    runtime::register(m)?;
     Ok(())
 }
