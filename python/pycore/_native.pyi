@@ -10,6 +10,20 @@ from typing import Literal, final
 
 __version__: str
 
+# PyO3 fills the module's `__all__` as items are added; keep this list in step.
+__all__ = [
+    "ContainerError",
+    "DigestMismatch",
+    "LayerDigests",
+    "LayerError",
+    "NativeError",
+    "__version__",
+    "pack_layer",
+    "sha256_file",
+    "start_container",
+    "unpack_layer",
+]
+
 class NativeError(Exception):
     """Root of every error raised by the native module."""
 

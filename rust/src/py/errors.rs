@@ -30,14 +30,21 @@ create_exception!(
 pub fn layer_err(e: RustLayerError) -> PyErr {
     match &e {
         RustLayerError::Mismatch { .. } => DigestMismatch::new_err(e.to_string()),
-        RustLayerError::Io { source, path, .. } => match source.raw_os_error() {
-            Some(errno) => PyOSError::new_err((errno, e.to_string(), path.clone())),
+        RustLayerError::Io { source, path, op } => match source.raw_os_error() {
+            Some(errno) => os_error(errno, op, path.clone()),
             None => PyOSError::new_err(e.to_string()),
         },
         RustLayerError::Fs(fs) => {
             let path = String::from_utf8_lossy(&fs.path.0).into_owned();
-            PyOSError::new_err((fs.errno.raw_os_error(), e.to_string(), path))
+            os_error(fs.errno.raw_os_error(), fs.op, path)
         }
         _ => LayerError::new_err(e.to_string()),
     }
+}
+
+/// `OSError(errno, "op: strerror", path)`; Python picks the subclass (FileNotFoundError...).
+fn os_error(errno: i32, op: &str, path: String) -> PyErr {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+    PyOSError::new_err((errno, format!("{op}: {text}"), path))
 }
