@@ -277,3 +277,35 @@ def test_ensure_image_policies(tmp_path: Path, registry: RegistryServer) -> None
     assert events == []  # present: no registry traffic at all
     assert ensure_image(dst, name, "never", opts).manifest == built.manifest_digest
     assert ensure_image(dst, name, "always", opts).manifest == built.manifest_digest
+
+
+def test_concurrent_pulls_of_one_image_share_the_downloads(
+    tmp_path: Path, registry: RegistryServer
+) -> None:
+    import threading
+
+    name = f"{registry.host}/test/concurrent:1"
+    built = build_image(
+        Store.open(tmp_path / "a"), [{"a": os.urandom(2 << 20)}, {"b": "b"}], names=(name,)
+    )
+    opts = api_options(tmp_path)
+    push(Store.open(tmp_path / "a"), name, opts)
+    dst = Store.open(tmp_path / "b")
+    results: list[object] = []
+
+    def one() -> None:
+        try:
+            results.append(pull(dst, name, opts).downloaded)
+        except Exception as e:  # reported below
+            results.append(e)
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(isinstance(r, int) for r in results), results
+    total = sum(x.size for x in built.layers) + built.manifest.config.size
+    assert sum(r for r in results if isinstance(r, int)) <= total  # each blob fetched once
+    assert dst.read_index().by_name(name) is not None
+    assert not os.listdir(dst.layout.downloads)

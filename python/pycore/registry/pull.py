@@ -43,6 +43,10 @@ _BUF = 1 << 20
 _EMIT_EVERY = 0.1  # seconds between two "Downloading" events of one blob
 _UNPACKERS = 2
 
+_File = BinaryIO
+_Header = Callable[[str], str | None]  # a response's header lookup
+_ReadInto = Callable[[memoryview], int]  # a response body's readinto
+
 
 @dataclass(frozen=True, slots=True)
 class PullResult:
@@ -438,8 +442,3 @@ def _restart(f: _File) -> int:
     f.seek(0)
     f.truncate(0)
     return 0
-
-
-_File = BinaryIO
-_Header = Callable[[str], str | None]
-_ReadInto = Callable[[memoryview], int]
