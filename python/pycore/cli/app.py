@@ -31,7 +31,7 @@ def settings(ctx: click.Context) -> Settings:
 
 def _register() -> None:
     # Each noun module adds its commands to `cli` when imported.
-    from pycore.cli import images, layer, registry, system, transfer  # noqa: F401
+    from pycore.cli import containers, images, layer, registry, system, transfer  # noqa: F401
 
 
 _register()

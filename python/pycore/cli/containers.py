@@ -1,0 +1,304 @@
+"""Container commands: `run`, `create`, `start`, `stop`, `kill`, `wait`, `rm`, `ps`, `logs`,
+`inspect` (and the same under `container`). Each parses its arguments, calls
+`pycore.runtime.containers.ContainerService` and renders through `pycore.ui`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from pycore.cli.app import cli, settings
+from pycore.ui.output import FORMATS, column
+
+if TYPE_CHECKING:
+    from pycore.runtime.containers import Container, ContainerService
+    from pycore.runtime.options import RunOptions
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def service(ctx: click.Context) -> ContainerService:
+    from pycore.runtime.containers import ContainerService
+    from pycore.store.store import Store
+
+    return ContainerService(Store.open(settings(ctx).root))
+
+
+@cli.group("container")
+def container_group() -> None:
+    """Manage containers."""
+
+
+def _both(
+    name: str, context_settings: dict[str, Any] | None = None
+) -> Callable[[Callable[..., None]], click.Command]:
+    """Register a command as `pycore NAME` and `pycore container NAME`."""
+
+    def deco(f: Callable[..., None]) -> click.Command:
+        cmd = click.command(name, context_settings=context_settings)(f)
+        cli.add_command(cmd)
+        container_group.add_command(cmd)
+        return cmd
+
+    return deco
+
+
+def _run_options(f: F) -> F:
+    opts = [
+        click.option("-e", "--env", "env", multiple=True, help="Set an environment variable."),
+        click.option("--env-file", multiple=True, type=click.Path(dir_okay=False)),
+        click.option("-w", "--workdir", help="Working directory inside the container."),
+        click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])."),
+        click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image."),
+        click.option("-h", "--hostname", help="Container host name."),
+        click.option("--name", help="Assign a name to the container."),
+        click.option("--rm", "auto_remove", is_flag=True, help="Remove the container on exit."),
+        click.option("--network", "--net", "network", help="none or host."),
+        click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
+        click.option("--privileged", is_flag=True, help="Give extended privileges."),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
+        click.option("--security-opt", multiple=True, help="no-new-privileges[:true]."),
+        click.option("-l", "--label", multiple=True, help="Set metadata (key=value)."),
+        click.argument("image"),
+        click.argument("command", nargs=-1, type=click.UNPROCESSED),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _options(kw: dict[str, Any]) -> RunOptions:
+    from pycore.errors import UsageError
+    from pycore.runtime.options import RunOptions, env_entries, parse_network
+
+    nnp = False
+    for so in kw["security_opt"]:
+        if so in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
+            nnp = True
+        elif so not in ("no-new-privileges:false", "no-new-privileges=false"):
+            raise UsageError(f"unsupported --security-opt {so!r}")
+    labels = dict(item.partition("=")[::2] for item in kw["label"])
+    return RunOptions(
+        command=tuple(kw["command"]),
+        entrypoint=kw["entrypoint"],
+        env=env_entries(kw["env"], [Path(p) for p in kw["env_file"]], os.environ),
+        workdir=kw["workdir"],
+        user=kw["user"],
+        hostname=kw["hostname"],
+        network=parse_network(kw["network"]),
+        read_only=kw["read_only"],
+        privileged=kw["privileged"],
+        cap_add=tuple(kw["cap_add"]),
+        cap_drop=tuple(kw["cap_drop"]),
+        no_new_privileges=nnp,
+        labels=labels,
+    )
+
+
+# Options after the image belong to the container's command.
+_PASSTHROUGH: dict[str, Any] = {"allow_interspersed_args": False}
+
+
+@_both("run", _PASSTHROUGH)
+@click.option("-d", "--detach", is_flag=True, help="Run in the background, print the id.")
+@_run_options
+@click.pass_context
+def run_cmd(ctx: click.Context, /, detach: bool, **kw: Any) -> None:
+    """Create and run a new container from an image."""
+    c, code = service(ctx).run(
+        kw["image"],
+        _options(kw),
+        name=kw["name"],
+        auto_remove=kw["auto_remove"],
+        detach=detach,
+    )
+    if detach:
+        click.echo(c.id)
+        return
+    sys.stdout.flush()
+    ctx.exit(code or 0)
+
+
+@_both("create", _PASSTHROUGH)
+@_run_options
+@click.pass_context
+def create_cmd(ctx: click.Context, /, **kw: Any) -> None:
+    """Create a new container (without starting it)."""
+    c = service(ctx).create(
+        kw["image"], _options(kw), name=kw["name"], auto_remove=kw["auto_remove"]
+    )
+    click.echo(c.id)
+
+
+@_both("start")
+@click.option("-a", "--attach", is_flag=True, help="Attach stdout/stderr, forward signals.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def start_cmd(ctx: click.Context, attach: bool, containers: tuple[str, ...]) -> None:
+    """Start one or more stopped containers."""
+    svc = service(ctx)
+    for ref in containers:
+        code = svc.start(ref, attach=attach)
+        if attach:
+            ctx.exit(code or 0)
+        click.echo(ref)
+
+
+@_both("stop")
+@click.option("-t", "--time", "timeout", type=int, default=10, show_default=True)
+@click.option("-s", "--signal", "sig", help="Signal to send (default: STOPSIGNAL or SIGTERM).")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def stop_cmd(
+    ctx: click.Context, timeout: int, sig: str | None, containers: tuple[str, ...]
+) -> None:
+    """Stop one or more running containers."""
+    from pycore.runtime.containers import parse_signal
+
+    svc = service(ctx)
+    for ref in containers:
+        svc.stop(ref, timeout=timeout, sig=parse_signal(sig) if sig else None)
+        click.echo(ref)
+
+
+@_both("kill")
+@click.option("-s", "--signal", "sig", default="KILL", show_default=True)
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def kill_cmd(ctx: click.Context, sig: str, containers: tuple[str, ...]) -> None:
+    """Kill one or more running containers."""
+    from pycore.runtime.containers import parse_signal
+
+    svc = service(ctx)
+    for ref in containers:
+        svc.kill(ref, parse_signal(sig))
+        click.echo(ref)
+
+
+@_both("wait")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def wait_cmd(ctx: click.Context, containers: tuple[str, ...]) -> None:
+    """Block until containers stop, then print their exit codes."""
+    svc = service(ctx)
+    for ref in containers:
+        click.echo(str(svc.wait(ref)))
+
+
+@_both("rm")
+@click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def rm_cmd(ctx: click.Context, force: bool, containers: tuple[str, ...]) -> None:
+    """Remove one or more containers."""
+    svc = service(ctx)
+    for ref in containers:
+        svc.remove(ref, force=force)
+        click.echo(ref)
+
+
+@_both("logs")
+@click.option("-t", "--timestamps", is_flag=True)
+@click.argument("container")
+@click.pass_context
+def logs_cmd(ctx: click.Context, timestamps: bool, container: str) -> None:
+    """Fetch the logs of a container."""
+    for stream, when, text in service(ctx).logs(container):
+        out = sys.stdout if stream == "stdout" else sys.stderr
+        out.write(f"{when} {text}" if timestamps else text)
+    sys.stdout.flush()
+
+
+@_both("inspect")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def inspect_cmd(ctx: click.Context, containers: tuple[str, ...]) -> None:
+    """Display detailed information on one or more containers."""
+    from pycore.ui.output import emit_json
+
+    svc = service(ctx)
+    emit_json([svc.inspect(ref) for ref in containers], sys.stdout)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerRow:
+    """One line of `pycore ps`."""
+
+    id: str = column("CONTAINER ID", json_name="ID")
+    image: str = column("IMAGE")
+    command: str = column("COMMAND")
+    running_for: str = column("CREATED")
+    status: str = column("STATUS")
+    ports: str = column("PORTS")
+    names: str = column("NAMES")
+    created_at: str = column()
+    state: str = column()
+
+
+def _ago(ts: str | None, now: datetime) -> str:
+    from pycore.ui.output import human_duration
+
+    if not ts:
+        return ""
+    try:
+        t = datetime.fromisoformat(ts[:26].rstrip("Z") + "+00:00")
+    except ValueError:
+        return ""
+    return human_duration(max(0.0, (now - t).total_seconds()))
+
+
+def container_row(
+    c: Container, *, no_trunc: bool = False, now: datetime | None = None
+) -> ContainerRow:
+    now = now or datetime.now(UTC)
+    s = c.state
+    if s.status == "running":
+        status = f"Up {_ago(s.started_at, now)}"
+    elif s.status == "exited":
+        status = f"Exited ({s.exit_code}) {_ago(s.finished_at, now)} ago"
+    else:
+        status = "Created"
+    command = c.command if no_trunc else _trunc(c.command, 20)
+    return ContainerRow(
+        id=c.id if no_trunc else c.short_id,
+        image=c.image,
+        command=f'"{command}"',
+        running_for=f"{_ago(c.created, now)} ago",
+        status=status,
+        ports="",
+        names=c.name,
+        created_at=c.created,
+        state=s.status,
+    )
+
+
+def _trunc(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@_both("ps")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers.")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def ps_cmd(ctx: click.Context, show_all: bool, quiet: bool, no_trunc: bool, fmt: str) -> None:
+    """List containers."""
+    from pycore.ui.output import emit_rows
+
+    found = service(ctx).list(all=show_all)
+    if quiet:
+        for c in found:
+            click.echo(c.id if no_trunc else c.short_id)
+        return
+    rows = [container_row(c, no_trunc=no_trunc) for c in found]
+    emit_rows(ContainerRow, rows, fmt, sys.stdout)  # type: ignore[arg-type]

@@ -1,0 +1,476 @@
+"""The container service: create, start, run, list, inspect, stop, kill, wait, logs and remove,
+with Docker's semantics. Names are reserved under the store lock; the container itself runs
+under its own monitor (`pycore.native.start_container`), so no pycore process has to stay."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal as signals
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pycore import native
+from pycore.errors import (
+    Conflict,
+    ContainerError,
+    ContainerNotFound,
+    ImageNotFound,
+    UsageError,
+)
+from pycore.runtime import records, seccomp, users
+from pycore.runtime.options import RunOptions, check_name
+from pycore.runtime.records import ContainerDir, State
+from pycore.runtime.spec import Rootfs, build_spec, capabilities
+from pycore.store import atomic
+from pycore.store.store import Store
+
+_ADJECTIVES = (
+    "brave",
+    "calm",
+    "eager",
+    "fancy",
+    "gentle",
+    "happy",
+    "jolly",
+    "keen",
+    "lucid",
+    "merry",
+    "nimble",
+    "proud",
+    "quiet",
+    "rapid",
+    "sharp",
+    "tidy",
+    "vivid",
+    "witty",
+    "zesty",
+    "bold",
+)
+_NOUNS = (
+    "turing",
+    "hopper",
+    "lovelace",
+    "ritchie",
+    "thompson",
+    "torvalds",
+    "knuth",
+    "dijkstra",
+    "hamilton",
+    "liskov",
+    "lamport",
+    "shannon",
+    "babbage",
+    "perlman",
+    "kay",
+    "wirth",
+    "backus",
+    "cerf",
+    "mccarthy",
+    "allen",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """One container: its record (`container.json`) and its reconciled state."""
+
+    id: str
+    name: str
+    image: str
+    image_id: str
+    created: str
+    args: tuple[str, ...]
+    record: dict[str, Any]
+    state: State
+    dir: ContainerDir
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def command(self) -> str:
+        return " ".join(self.args)
+
+    @property
+    def running(self) -> bool:
+        return self.state.status == "running"
+
+    @property
+    def auto_remove(self) -> bool:
+        return bool(self.record.get("HostConfig", {}).get("AutoRemove"))
+
+
+def _now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
+
+
+def _host_resolv_conf() -> str:
+    try:
+        lines = Path("/etc/resolv.conf").read_text().splitlines()
+    except OSError:
+        lines = []
+    # Loopback resolvers of the host are unreachable from a container's own network.
+    kept = [ln for ln in lines if not ln.startswith("nameserver 127.")]
+    return "\n".join(kept) + "\n"
+
+
+class ContainerService:
+    """Containers of one store. Every method raises PycoreError subclasses only."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- lookup ------------------------------------------------------------------------
+
+    def _load(self, cdir: ContainerDir) -> Container | None:
+        rec = records.read_config(cdir)
+        if rec is None:
+            return None
+        return Container(
+            id=rec["Id"],
+            name=rec["Name"],
+            image=rec.get("Config", {}).get("Image", ""),
+            image_id=rec.get("Image", ""),
+            created=rec.get("Created", ""),
+            args=(rec.get("Path", ""), *rec.get("Args", [])),
+            record=rec,
+            state=records.read_state(cdir),
+            dir=cdir,
+        )
+
+    def list(self, *, all: bool = False) -> list[Container]:
+        """Containers, newest first; without `all`, only running ones."""
+        found = [c for c in map(self._load, records.list_dirs(self.store.layout.containers)) if c]
+        if not all:
+            found = [c for c in found if c.running]
+        found.sort(key=lambda c: c.created, reverse=True)
+        return found
+
+    def get(self, ref: str) -> Container:
+        """By full id, name, or unique id prefix (Docker's order)."""
+        ref = ref[1:] if ref.startswith("/") else ref
+        layout = self.store.layout
+        if len(ref) == 64:
+            c = self._load(ContainerDir(layout.container(ref)))
+            if c:
+                return c
+        everything = self.list(all=True)
+        for c in everything:
+            if c.name == ref:
+                return c
+        matches = [c for c in everything if c.id.startswith(ref)] if ref else []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UsageError(f"multiple containers found with provided prefix: {ref}")
+        raise ContainerNotFound(f"No such container: {ref}")
+
+    # -- create ------------------------------------------------------------------------
+
+    def create(
+        self,
+        image_ref: str,
+        opts: RunOptions,
+        *,
+        name: str | None = None,
+        auto_remove: bool = False,
+    ) -> Container:
+        """Make the container's directory, bundle and record; reserve its name."""
+        from pycore.image import ImageService
+
+        name = check_name(name) if name else None
+        try:
+            image = ImageService(self.store).get(image_ref)
+        except ImageNotFound as e:
+            raise ImageNotFound(
+                f"Unable to find image '{image_ref}' locally (pulling is not available yet)"
+            ) from e
+        layout = self.store.layout
+        layers = [layout.layer(d) for d in reversed(image.diff_ids)]
+        for layer in layers:
+            if not layer.is_dir():
+                raise ContainerError(f"image {image_ref}: layer {layer.name[:12]} is missing")
+        if not layers:
+            raise ContainerError(f"image {image_ref} has no layers")
+        cid = secrets.token_hex(32)
+        cdir = ContainerDir(layout.container(cid))
+        try:
+            return self._create_in(cdir, cid, image_ref, image, layers, opts, name, auto_remove)
+        except BaseException:
+            self.store.discard(cdir.path)
+            raise
+
+    def _create_in(
+        self,
+        cdir: ContainerDir,
+        cid: str,
+        image_ref: str,
+        image: Any,
+        layers: Sequence[Path],
+        opts: RunOptions,
+        name: str | None,
+        auto_remove: bool,
+    ) -> Container:
+        from pycore.runtime.spec import resolve_process
+
+        image_cfg = image.config.container_config
+        for d in (cdir.path, cdir.rootfs, cdir.upper, cdir.work, cdir.bundle):
+            d.mkdir(mode=0o700 if d == cdir.path else 0o755, parents=d == cdir.path)
+        proc = resolve_process(image_cfg, opts)
+        user = users.resolve(
+            proc.user,
+            users.read_image_file(layers, "etc/passwd"),
+            users.read_image_file(layers, "etc/group"),
+        )
+        hostname = opts.hostname or (socket.gethostname() if opts.network == "host" else cid[:12])
+        etc = self._etc_files(cdir, hostname, opts)
+        caps = capabilities(opts)
+        spec = build_spec(
+            image_cfg,
+            opts,
+            hostname=hostname,
+            rootfs=Rootfs(
+                str(cdir.rootfs), tuple(map(str, layers)), str(cdir.upper), str(cdir.work)
+            ),
+            user=user,
+            seccomp=None if opts.privileged else seccomp.oci_seccomp(caps),
+            etc_files=etc,
+        )
+        atomic.write_json(cdir.bundle / "config.json", spec, mode=0o600)
+        record = {
+            "Id": cid,
+            "Created": _now(),
+            "Path": proc.args[0],
+            "Args": list(proc.args[1:]),
+            "Image": str(image.id),
+            "Config": {
+                "Hostname": hostname,
+                "User": proc.user,
+                "Env": spec["process"]["env"],
+                "Cmd": list(opts.command) or image_cfg.get("Cmd"),
+                "Image": image_ref,
+                "WorkingDir": proc.cwd,
+                "Entrypoint": [opts.entrypoint]
+                if opts.entrypoint
+                else (None if opts.entrypoint == "" else image_cfg.get("Entrypoint")),
+                "Labels": dict(opts.labels),
+                "StopSignal": image_cfg.get("StopSignal"),
+            },
+            "HostConfig": {
+                "AutoRemove": auto_remove,
+                "NetworkMode": opts.network,
+                "ReadonlyRootfs": opts.read_only,
+                "Privileged": opts.privileged,
+                "CapAdd": list(opts.cap_add),
+                "CapDrop": list(opts.cap_drop),
+            },
+        }
+        with self.store.locked():
+            taken = {c.name: c.id for c in self.list(all=True)}
+            if name is None:
+                name = self._free_name(taken)
+            elif name in taken:
+                raise Conflict(
+                    f'Conflict. The container name "/{name}" is already in use by container '
+                    f'"{taken[name]}". You have to remove (or rename) that container to be '
+                    "able to reuse that name."
+                )
+            record["Name"] = name
+            records.write_config(cdir, record)
+        container = self._load(cdir)
+        assert container is not None
+        return container
+
+    @staticmethod
+    def _free_name(taken: dict[str, str]) -> str:
+        for _ in range(100):
+            n = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}"
+            if n not in taken:
+                return n
+        return f"{secrets.choice(_ADJECTIVES)}_{secrets.token_hex(4)}"
+
+    @staticmethod
+    def _etc_files(cdir: ContainerDir, hostname: str, opts: RunOptions) -> dict[str, str]:
+        hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        if opts.network != "host":
+            hosts += f"127.0.1.1\t{hostname}\n"
+        files = {
+            "/etc/hostname": (cdir.path / "hostname", f"{hostname}\n"),
+            "/etc/hosts": (cdir.path / "hosts", hosts),
+            "/etc/resolv.conf": (cdir.path / "resolv.conf", _host_resolv_conf()),
+        }
+        for path, text in files.values():
+            path.write_text(text)
+        return {dest: str(path) for dest, (path, _) in files.items()}
+
+    # -- start and run -----------------------------------------------------------------
+
+    def start(self, ref: str | Container, *, attach: bool = False) -> int | None:
+        """Start a created or exited container; attached, return its exit code."""
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        if c.running:
+            return None
+        c.dir.state.unlink(missing_ok=True)
+        try:
+            _, code = native.start_container(
+                c.dir.bundle,
+                c.dir.state,
+                c.dir.log,
+                attach=attach,
+                remove=c.dir.path if c.auto_remove else None,
+                trash=self.store.layout.tmp,
+            )
+        except ContainerError:
+            if c.auto_remove:
+                self.store.discard(c.dir.path)
+            raise
+        return code
+
+    def run(
+        self,
+        image_ref: str,
+        opts: RunOptions,
+        *,
+        name: str | None = None,
+        auto_remove: bool = False,
+        detach: bool = False,
+    ) -> tuple[Container, int | None]:
+        """create + start; attached (not `detach`), returns the container's exit code."""
+        c = self.create(image_ref, opts, name=name, auto_remove=auto_remove)
+        return c, self.start(c, attach=not detach)
+
+    # -- signals, waiting, removal -----------------------------------------------------
+
+    def kill(self, ref: str, sig: int = signals.SIGKILL) -> Container:
+        c = self.get(ref)
+        if not c.running:
+            raise Conflict(f"Cannot kill container: {ref}: container {c.id} is not running")
+        self._signal(c, sig)
+        return c
+
+    def _signal(self, c: Container, sig: int) -> None:
+        raw = json.loads(c.dir.state.read_bytes())
+        pid, start = raw.get("pid"), raw.get("pid_start")
+        try:
+            fd = os.pidfd_open(pid)
+        except (OSError, TypeError):
+            return
+        try:
+            # Checked after opening the pidfd: the fd now pins the process we verified.
+            if records.start_time(pid) == start:
+                signals.pidfd_send_signal(fd, sig)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(fd)
+
+    def wait(self, ref: str | Container, *, timeout: float | None = None) -> int:
+        """Block until the container has exited; its exit code."""
+        c = ref if isinstance(ref, Container) else self.get(ref)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            if not c.dir.path.exists():
+                return c.state.exit_code or 0
+            state = records.read_state(c.dir)
+            if state.status == "exited" and not state.monitor_alive:
+                return state.exit_code if state.exit_code is not None else 0
+            if state.status == "created":
+                raise Conflict(f"container {c.short_id} is not running")
+            if deadline is not None and time.monotonic() > deadline:
+                raise ContainerError(f"timed out waiting for container {c.short_id}")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    def stop(self, ref: str, *, timeout: float = 10.0, sig: int | None = None) -> Container:
+        """STOPSIGNAL (default SIGTERM), then SIGKILL after `timeout` seconds."""
+        c = self.get(ref)
+        if not c.running:
+            return c
+        stop_signal = sig or _signal_number(c.record.get("Config", {}).get("StopSignal"))
+        self._signal(c, stop_signal)
+        try:
+            self.wait(c, timeout=timeout)
+        except ContainerError:
+            self._signal(c, signals.SIGKILL)
+            self.wait(c, timeout=30)
+        return c
+
+    def remove(self, ref: str, *, force: bool = False) -> Container:
+        c = self.get(ref)
+        if c.running:
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a running container {c.id}. Stop the container "
+                    "before attempting removal or force remove"
+                )
+            self._signal(c, signals.SIGKILL)
+            with contextlib.suppress(ContainerError, Conflict):
+                self.wait(c, timeout=30)
+        self.store.discard(c.dir.path)
+        return c
+
+    # -- output and inspection ---------------------------------------------------------
+
+    def logs(self, ref: str) -> Iterator[tuple[str, str, str]]:
+        """(stream, time, text) for every logged line, oldest first."""
+        c = self.get(ref)
+        try:
+            f = c.dir.log.open("rb")
+        except FileNotFoundError:
+            return
+        with f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                    yield entry["stream"], entry["time"], entry["log"]
+                except (ValueError, KeyError):
+                    continue
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """`docker container inspect` for one container (Docker's field names)."""
+        c = self.get(ref)
+        s = c.state
+        out = dict(c.record)
+        out["Name"] = "/" + c.name
+        out["State"] = {
+            "Status": s.status,
+            "Running": s.status == "running",
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": False,
+            "Dead": False,
+            "Pid": s.pid if s.status == "running" else 0,
+            "ExitCode": s.exit_code or 0,
+            "Error": s.error or "",
+            "StartedAt": s.started_at or "0001-01-01T00:00:00Z",
+            "FinishedAt": s.finished_at or "0001-01-01T00:00:00Z",
+        }
+        out["LogPath"] = str(c.dir.log)
+        return out
+
+
+def _signal_number(name: Any) -> int:
+    if not name:
+        return signals.SIGTERM
+    return parse_signal(str(name))
+
+
+def parse_signal(text: str) -> int:
+    """`9`, `KILL`, `SIGKILL` → 9."""
+    if text.isdigit():
+        return int(text)
+    upper = text.upper()
+    try:
+        return int(signals.Signals[upper if upper.startswith("SIG") else f"SIG{upper}"])
+    except KeyError as e:
+        raise UsageError(f"invalid signal: {text}") from e

@@ -1,0 +1,84 @@
+"""Run options, parsed once at the edge into a frozen value (`docker run`'s flags)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pycore.errors import UsageError
+
+NetworkMode = Literal["none", "host", "default"]
+
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Everything `run`/`create` takes besides the image. `env` holds `KEY=VALUE` entries
+    after `-e KEY` was looked up in the caller's environment and env-files were read."""
+
+    command: tuple[str, ...] = ()
+    entrypoint: str | None = None
+    env: tuple[str, ...] = ()
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    network: NetworkMode = "default"
+    read_only: bool = False
+    privileged: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    no_new_privileges: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def check_name(name: str) -> str:
+    """Docker's container name rule; a leading '/' is accepted and dropped."""
+    bare = name[1:] if name.startswith("/") else name
+    if not _NAME.fullmatch(bare):
+        raise UsageError(
+            f"invalid container name ({name!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )
+    return bare
+
+
+def parse_network(value: str | None) -> NetworkMode:
+    if value in (None, "", "default"):
+        return "default"
+    if value in ("none", "host"):
+        return value  # type: ignore[return-value]
+    raise UsageError(
+        f"network {value!r} is not supported yet: use --network none or --network host"
+    )
+
+
+def env_entries(
+    items: Iterable[str], env_files: Iterable[Path], host_env: Mapping[str, str]
+) -> tuple[str, ...]:
+    """`--env-file` entries first, then `-e`, as Docker orders them. `KEY` alone takes the
+    caller's value, or is dropped when the caller has none."""
+    out: list[str] = []
+    for path in env_files:
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise UsageError(f"cannot read env file {path}: {e.strerror}") from e
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                out.extend(_one(line, host_env))
+    for item in items:
+        out.extend(_one(item, host_env))
+    return tuple(out)
+
+
+def _one(item: str, host_env: Mapping[str, str]) -> list[str]:
+    key, sep, _ = item.partition("=")
+    if not key:
+        raise UsageError(f"invalid environment variable: {item!r}")
+    if sep:
+        return [item]
+    return [f"{key}={host_env[key]}"] if key in host_env else []

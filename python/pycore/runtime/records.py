@@ -1,0 +1,130 @@
+"""Container records under `<root>/containers/<id>/`: `container.json` (what was asked, written
+once by rename) and `state.json` (what happened, written by the monitor by rename). The status
+is derived from both and checked against the live process table: a pid counts as the
+container's only while its start time matches the one recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pycore.store import atomic
+
+Status = Literal["created", "running", "exited"]
+LOST_EXIT_CODE = 255
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerDir:
+    """Paths of one container's directory."""
+
+    path: Path
+
+    @property
+    def config(self) -> Path:
+        return self.path / "container.json"
+
+    @property
+    def state(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def log(self) -> Path:
+        return self.path / "container.log"
+
+    @property
+    def bundle(self) -> Path:
+        return self.path / "bundle"
+
+    @property
+    def rootfs(self) -> Path:
+        return self.path / "rootfs"
+
+    @property
+    def upper(self) -> Path:
+        return self.path / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.path / "work"
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What the monitor last recorded, reconciled with the process table."""
+
+    status: Status
+    pid: int = 0
+    exit_code: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    error: str | None = None
+    monitor_alive: bool = False
+
+
+def start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat: with the pid, one process for ever."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    try:
+        return int(data[data.rindex(b")") + 2 :].split()[19])
+    except (ValueError, IndexError):
+        return None
+
+
+def is_alive(pid: Any, start: Any) -> bool:
+    return isinstance(pid, int) and pid > 0 and start is not None and start_time(pid) == start
+
+
+def read_state(cdir: ContainerDir) -> State:
+    try:
+        raw = json.loads(cdir.state.read_bytes())
+    except FileNotFoundError:
+        return State("created")
+    except ValueError:
+        return State("exited", exit_code=LOST_EXIT_CODE, error="state.json is corrupt")
+    monitor = is_alive(raw.get("monitor_pid"), raw.get("monitor_start"))
+    common = {
+        "pid": int(raw.get("pid") or 0),
+        "started_at": raw.get("started_at"),
+        "finished_at": raw.get("finished_at"),
+        "error": raw.get("error"),
+        "monitor_alive": monitor,
+    }
+    if raw.get("status") == "exited":
+        code = raw.get("exit_code")
+        return State("exited", exit_code=int(code) if code is not None else None, **common)
+    if is_alive(raw.get("pid"), raw.get("pid_start")) or monitor:
+        # The monitor outlives its container by the time it takes to drain and record.
+        return State("running", **common)
+    return State(
+        "exited",
+        exit_code=LOST_EXIT_CODE,
+        **{**common, "error": "the container's monitor died before it exited"},
+    )
+
+
+def read_config(cdir: ContainerDir) -> dict[str, Any] | None:
+    try:
+        value = json.loads(cdir.config.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def write_config(cdir: ContainerDir, value: dict[str, Any]) -> None:
+    atomic.write_json(cdir.config, value, mode=0o600)
+
+
+def list_dirs(containers: Path) -> list[ContainerDir]:
+    try:
+        names = os.listdir(containers)
+    except FileNotFoundError:
+        return []
+    return [ContainerDir(containers / n) for n in names if len(n) == 64]
