@@ -65,21 +65,33 @@ class State:
     monitor_alive: bool = False
 
 
-def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat: with the pid, one process for ever."""
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time) from /proc/<pid>/stat (fields 3 and 22)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
         return None
     try:
-        return int(data[data.rindex(b")") + 2 :].split()[19])
+        fields = data[data.rindex(b")") + 2 :].split()
+        return fields[0].decode(), int(fields[19])
     except (ValueError, IndexError):
         return None
 
 
+def start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat: with the pid, one process for ever."""
+    st = _stat(pid)
+    return st[1] if st else None
+
+
 def is_alive(pid: Any, start: Any) -> bool:
-    return isinstance(pid, int) and pid > 0 and start is not None and start_time(pid) == start
+    """The process `pid` started at `start` still runs (a zombie has finished: its parent,
+    whoever adopted it, may take its time to reap it)."""
+    if not isinstance(pid, int) or pid <= 0 or start is None:
+        return False
+    st = _stat(pid)
+    return st is not None and st[1] == start and st[0] not in ("Z", "X")
 
 
 def read_state(cdir: ContainerDir) -> State:

@@ -238,7 +238,7 @@ def build_spec(
     user_obj: dict[str, Any] = {"uid": user.uid, "gid": user.gid}
     if user.additional_gids:
         user_obj["additionalGids"] = list(user.additional_gids)
-    linux: dict[str, Any] = {"namespaces": namespaces, "rootfsPropagation": "rprivate"}
+    linux: dict[str, Any] = {"namespaces": namespaces, "rootfsPropagation": "private"}
     if not opts.privileged:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)

@@ -61,7 +61,7 @@ def _table(text: str | None) -> list[list[str]]:
 def resolve(spec: str, passwd: str | None, group: str | None) -> ResolvedUser:
     """Docker's rules: a name must exist in passwd; a numeric uid need not (its gid is then
     0 and its home /); an explicit group (name or gid) replaces the primary group, and the
-    supplementary groups are those listing the user by name."""
+    supplementary groups are those listing the user by name (or just the primary group)."""
     user_part, _, group_part = (spec or "0").partition(":")
     users = [e for e in _table(passwd) if len(e) >= 7]
     groups = [e for e in _table(group) if len(e) >= 3]
@@ -92,4 +92,5 @@ def resolve(spec: str, passwd: str | None, group: str | None) -> ResolvedUser:
             members = g[3].split(",") if len(g) > 3 else []
             if name in members and g[2].isdigit() and int(g[2]) != gid:
                 extra.append(int(g[2]))
-    return ResolvedUser(uid, gid, tuple(dict.fromkeys(extra)), home or "/")
+    # As runc's GetExecUser: with no supplementary group, the primary one is the list.
+    return ResolvedUser(uid, gid, tuple(dict.fromkeys(extra)) or (gid,), home or "/")

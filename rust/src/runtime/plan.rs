@@ -191,10 +191,14 @@ impl Plan {
         })?;
         let propagation = match linux.rootfs_propagation.as_deref() {
             None | Some("") => (libc::MS_REC | libc::MS_PRIVATE) as u64,
-            Some(p) => crate::mount::options::propagation(p).ok_or_else(|| Error::Invalid {
-                field: "linux.rootfsPropagation",
-                why: p.to_string(),
-            })?,
+            // The spec names the mode ("private", "slave"...); it applies to the whole tree.
+            Some(p) => {
+                let flag = crate::mount::options::propagation(p).ok_or_else(|| Error::Invalid {
+                    field: "linux.rootfsPropagation",
+                    why: p.to_string(),
+                })?;
+                flag | libc::MS_REC as u64
+            }
         };
         let mounts = spec
             .mounts
