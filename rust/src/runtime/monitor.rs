@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long output is still collected after the container's init has exited.
@@ -123,13 +123,15 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
     state["finished_at"] = json!(now_rfc3339());
     write_state(&req.state, &state);
     drop(log);
-    remove(req);
+    let trash = unlink_dir(req);
     if req.attach {
         // Let go of the CLI's stdout/stderr before it returns, so whoever reads them sees EOF.
         let _ = process::dup_to(null.as_raw_fd(), 1, true);
         let _ = process::dup_to(null.as_raw_fd(), 2, true);
     }
     send(report, Report::Exited { code });
+    // Deleting the upper dir can take a while: the caller need not wait for it.
+    delete(trash);
     Ok(())
 }
 
@@ -140,19 +142,24 @@ fn finish_failed(req: &StartRequest, base: &Value, code: i32, error: &str) {
     state["error"] = json!(error);
     state["finished_at"] = json!(now_rfc3339());
     write_state(&req.state, &state);
-    remove(req);
+    delete(unlink_dir(req));
 }
 
-fn remove(req: &StartRequest) {
-    if let Some((dir, trash)) = &req.remove {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let target = trash.join(format!("rm-{}-{name}", process::getpid()));
-        if fs::rename(dir, &target).is_ok() {
-            let _ = fs::remove_dir_all(&target);
-        }
+/// Takes the container directory away by one rename into the trash (from then on the
+/// container does not exist); returns what is left to delete, once nobody waits for it.
+fn unlink_dir(req: &StartRequest) -> Option<PathBuf> {
+    let (dir, trash) = req.remove.as_ref()?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let target = trash.join(format!("rm-{}-{name}", process::getpid()));
+    fs::rename(dir, &target).ok().map(|()| target)
+}
+
+fn delete(trash: Option<PathBuf>) {
+    if let Some(t) = trash {
+        let _ = fs::remove_dir_all(t);
     }
 }
 

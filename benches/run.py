@@ -1,0 +1,119 @@
+"""Container start speed: `pycore run --rm busybox true` against crun running the same bundle.
+
+    python3 benches/run.py [--runs 21]
+
+Makes a busybox image in a store under /dev/shm (`pycore image bootstrap busybox`), then times,
+median of the runs: the whole `pycore run --rm` CLI; the native runtime alone on a prepared
+bundle (`pycore.native.start_container`, attached, in-process); `crun run` of that bundle with
+its overlay mounted beforehand. crun refuses this host's hybrid cgroup layout, so it runs in a
+private mount namespace where /sys/fs/cgroup is a cgroup2 mount, with its cgroup manager off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path("/dev/shm/pycore-bench-run")
+CRUN_LOOP = """
+import subprocess, sys, time, statistics
+ts = []
+for i in range(int(sys.argv[1])):
+    t = time.perf_counter()
+    r = subprocess.run(["crun", "--cgroup-manager=disabled", "run", f"b{i}"], capture_output=True)
+    ts.append(time.perf_counter() - t)
+    assert r.returncode == 0, r.stderr
+print(statistics.median(ts) * 1000)
+"""
+
+
+def pycore(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("pycore") or "pycore"
+    real = subprocess.run(["pyenv", "which", "pycore"], capture_output=True, text=True)
+    if real.returncode == 0:
+        exe = real.stdout.strip()  # skip pyenv's bash shim
+    return subprocess.run([exe, "--root", str(ROOT), *args], capture_output=True, text=True)
+
+
+def median_ms(cmd: list[str], runs: int) -> float:
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        r = subprocess.run(cmd, capture_output=True)
+        ts.append(time.perf_counter() - t)
+        assert r.returncode == 0, (cmd, r.stderr)
+    return statistics.median(ts) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=21)
+    runs = ap.parse_args().runs
+    if not (ROOT / "images").exists() or "busybox" not in pycore("images").stdout:
+        r = pycore("image", "bootstrap", "busybox")
+        assert r.returncode == 0, r.stderr
+    exe = subprocess.run(["pyenv", "which", "pycore"], capture_output=True, text=True)
+    cli = exe.stdout.strip() if exe.returncode == 0 else "pycore"
+    results = {
+        "pycore run --rm busybox true (CLI)": median_ms(
+            [cli, "--root", str(ROOT), "run", "--rm", "busybox", "true"], runs
+        )
+    }
+    results["python3 -c pass (interpreter floor)"] = median_ms([sys.executable, "-c", "pass"], runs)
+
+    cid = pycore("create", "busybox", "true").stdout.strip()
+    cdir = ROOT / "containers" / cid
+    from pycore import native
+
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        native.start_container(
+            cdir / "bundle", cdir / "state.json", cdir / "container.log", attach=True
+        )
+        ts.append(time.perf_counter() - t)
+    results["pycore native start_container (bundle ready)"] = statistics.median(ts) * 1000
+
+    spec = json.loads((cdir / "bundle" / "config.json").read_text())
+    ann = spec.pop("annotations")
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
+        bundle = Path(tmp)
+        (bundle / "rootfs").mkdir()
+        spec["ociVersion"] = "1.0.2"  # Debian 12's crun predates 1.2
+        spec["root"]["path"] = "rootfs"
+        (bundle / "config.json").write_text(json.dumps(spec))
+        opts = "lowerdir={},upperdir={},workdir={}".format(
+            ann["org.pycore.overlay.lowerdirs"],
+            ann["org.pycore.overlay.upperdir"],
+            ann["org.pycore.overlay.workdir"],
+        )
+        script = (
+            "mount --make-rprivate / && mount -t cgroup2 none /sys/fs/cgroup && "
+            f"mount -t overlay overlay -o {opts} rootfs && "
+            f"{sys.executable} -c '{CRUN_LOOP}' {runs}"
+        )
+        r = subprocess.run(
+            ["unshare", "-m", "sh", "-c", script], cwd=bundle, capture_output=True, text=True
+        )
+        if r.returncode == 0:
+            results["crun run (same bundle, overlay pre-mounted)"] = float(r.stdout)
+        else:
+            print(f"crun: {r.stderr.strip()}", file=sys.stderr)
+    pycore("rm", cid)
+    load = os.getloadavg()[0]
+    print(f"median of {runs} runs, load average {load:.2f}\n")
+    print("| what | median |\n|---|---:|")
+    for k, v in results.items():
+        print(f"| {k} | {v:.1f} ms |")
+
+
+if __name__ == "__main__":
+    main()
