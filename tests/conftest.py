@@ -1,9 +1,11 @@
 """Fixtures for the whole suite: a store root per test, the `pycore` CLI as a subprocess, and
-the root marker policy (tests marked `root` fail under CI=true without root, else skip)."""
+the root marker policy (tests marked `root` or `needs(tool)` fail under CI=true when
+unmet, else skip)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,12 +20,27 @@ def _is_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "needs(*tools): host tools the test drives; missing fails under CI=true"
+    )
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("root") is None or os.geteuid() == 0:
-        return
+    needs = item.get_closest_marker("needs")
+    if needs is not None:
+        missing = [t for t in needs.args if shutil.which(t) is None and not Path(t).exists()]
+        if missing:
+            _unavailable(f"needs {', '.join(missing)} (installed by scripts/install.sh)")
+    if item.get_closest_marker("root") is not None and os.geteuid() != 0:
+        _unavailable("needs root")
+
+
+def _unavailable(why: str) -> None:
+    # CI installs every tool and runs as root: there a missing one is a failure, never a skip.
     if _is_ci():
-        pytest.fail("this test needs root, and CI=true: run the suite as root", pytrace=False)
-    pytest.skip("needs root")
+        pytest.fail(f"{why}, and CI=true", pytrace=False)
+    pytest.skip(why)
 
 
 @pytest.fixture

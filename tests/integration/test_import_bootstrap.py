@@ -7,7 +7,6 @@ import gzip
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -150,9 +149,7 @@ def test_import_refuses_a_non_tar(pycore: RunPycore, tmp_path: Path, store_root:
 
 # -- bootstrap busybox -----------------------------------------------------------------------
 
-needs_busybox = pytest.mark.skipif(
-    not Path("/bin/busybox").exists(), reason="needs busybox-static (/bin/busybox)"
-)
+needs_busybox = pytest.mark.needs("/bin/busybox")
 
 
 @needs_busybox
@@ -229,8 +226,6 @@ def test_bootstrap_with_tag_and_unknown_target(pycore: RunPycore, store_root: Pa
 
 @pytest.fixture(scope="module")
 def debian_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("debootstrap") is None:
-        pytest.skip("needs debootstrap")
     root = tmp_path_factory.mktemp("debian") / "root"
     proc = subprocess.run(
         ["python3", "-m", "pycore", "--root", str(root), "image", "bootstrap", "debian:bookworm"],
@@ -243,6 +238,7 @@ def debian_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.needs("debootstrap")
 def test_bootstrap_debian(debian_root: Path) -> None:
     manifest, config = _image(debian_root, "docker.io/library/debian:bookworm")
     schemas.validate(schemas.MANIFEST, manifest)

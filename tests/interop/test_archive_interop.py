@@ -22,11 +22,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.root]
 LAYERS = [{"etc/os-release": "NAME=interop\n"}, {"srv/app.txt": "v1\n"}]
 
 
-def _need(tool: str) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"needs {tool}")
-
-
 def _run(*argv: str, timeout: int = 180) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(argv)}: {proc.stderr}"
@@ -55,8 +50,8 @@ def saved(built: BuiltImage, store_root: Path, tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.needs("skopeo")
 def test_skopeo_inspects_a_pycore_docker_archive(built: BuiltImage, saved: Path) -> None:
-    _need("skopeo")
     info = json.loads(_run("skopeo", "inspect", f"docker-archive:{saved}").stdout)
     assert info["Architecture"] == "amd64"
     assert len(info["Layers"]) == 2
@@ -64,10 +59,10 @@ def test_skopeo_inspects_a_pycore_docker_archive(built: BuiltImage, saved: Path)
     assert "sha256:" + hashlib.sha256(raw.encode()).hexdigest() == str(built.id)
 
 
+@pytest.mark.needs("skopeo")
 def test_skopeo_copies_a_pycore_save_to_oci_which_pycore_loads(
     built: BuiltImage, saved: Path, tmp_path: Path
 ) -> None:
-    _need("skopeo")
     layout = tmp_path / "skopeo-oci"
     _run("skopeo", "copy", f"docker-archive:{saved}", f"oci:{layout}:app:1")
     fresh = tmp_path / "fresh"
@@ -78,10 +73,10 @@ def test_skopeo_copies_a_pycore_save_to_oci_which_pycore_loads(
     assert record["names"] == ["docker.io/library/app:1"]
 
 
+@pytest.mark.needs("skopeo")
 def test_skopeo_oci_archive_and_docker_archive_load_in_pycore(
     built: BuiltImage, store_root: Path, tmp_path: Path
 ) -> None:
-    _need("skopeo")
     layout = tmp_path / "pycore-oci"
     _pycore(store_root, "save", "--format", "oci-dir", "-o", str(layout), "app:1")
     src = f"oci:{layout}:docker.io/library/app:1"
@@ -98,8 +93,8 @@ def test_skopeo_oci_archive_and_docker_archive_load_in_pycore(
         assert layers == sorted(d.hex for d in built.diff_ids)
 
 
+@pytest.mark.needs("umoci")
 def test_umoci_reads_a_pycore_layout(built: BuiltImage, store_root: Path, tmp_path: Path) -> None:
-    _need("umoci")
     layout = tmp_path / "layout"
     _pycore(store_root, "save", "--format", "oci-dir", "-o", str(layout), "app:1")
     tags = _run("umoci", "ls", "--layout", str(layout)).stdout.split()
@@ -113,7 +108,6 @@ def test_umoci_reads_a_pycore_layout(built: BuiltImage, store_root: Path, tmp_pa
 def podman() -> Iterator[list[str]]:
     """podman on private storage in a temp dir (vfs: no overlay mounts to leak), reset after.
     The dir is short: podman refuses a runroot longer than 50 characters."""
-    _need("podman")
     state = Path(tempfile.mkdtemp(prefix="pycore-podman-", dir="/tmp"))
     base = [
         "podman",
@@ -133,6 +127,7 @@ def podman() -> Iterator[list[str]]:
         shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.mark.needs("podman")
 def test_podman_loads_a_pycore_save_and_pycore_loads_podmans(
     built: BuiltImage, saved: Path, podman: list[str], tmp_path: Path
 ) -> None:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.interop
 
 SKOPEO = shutil.which("skopeo")
 PODMAN = shutil.which("podman")
-needs_skopeo = pytest.mark.skipif(SKOPEO is None, reason="skopeo is not installed")
+needs_skopeo = pytest.mark.needs("skopeo")
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def test_multi_platform_index_pushed_by_skopeo(tmp_path: Path, registry: Registr
         assert ImageConfig.parse(store.read_blob(manifest.config.digest)).architecture == arch
 
 
-@pytest.mark.skipif(PODMAN is None, reason="podman is not installed")
+@pytest.mark.needs("podman")
 def test_podman_pulls_what_pycore_pushed(tmp_path: Path, registry: RegistryServer) -> None:
     assert PODMAN is not None
     name = f"{registry.host}/interop/for-podman:1"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -74,7 +73,7 @@ def _source(src: Path) -> None:
     os.chmod(src / "etc", 0o750)
 
 
-@pytest.mark.skipif(shutil.which("umoci") is None, reason="umoci not installed")
+@pytest.mark.needs("umoci")
 def test_umoci_unpack_matches_pycore(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
