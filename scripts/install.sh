@@ -28,3 +28,6 @@ python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore 
 # Editable install: builds the Rust extension (release profile) and the `pycore` command.
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
   --no-build-isolation -e .
+# Byte-compile now: an editable install has no .pyc files, and PYTHONDONTWRITEBYTECODE may be
+# set, which would make every `pycore` invocation compile its modules again.
+python3 -m compileall -q python/pycore

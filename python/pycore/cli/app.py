@@ -1,13 +1,67 @@
-"""The root click group and its global options (`--root`, `--debug`)."""
+"""The root click group and its global options (`--root`, `--debug`).
+
+Command modules are imported only when one of their commands is invoked (`LAZY_COMMANDS`), so
+`pycore run` does not pay for the registry client, archives or the builder at start-up.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from pycore.settings import Settings
 
+# Top-level command or group name -> the `pycore.cli` modules that add to it. A test checks this
+# table against what the modules really register, so a new command cannot be left out.
+LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
+    "container": ("containers",),
+    "create": ("containers",),
+    "image": ("images", "transfer"),
+    "images": ("images",),
+    "import": ("transfer",),
+    "inspect": ("containers",),
+    "kill": ("containers",),
+    "layer": ("layer",),
+    "load": ("transfer",),
+    "login": ("registry",),
+    "logout": ("registry",),
+    "logs": ("containers",),
+    "ps": ("containers",),
+    "pull": ("registry",),
+    "push": ("registry",),
+    "rm": ("containers",),
+    "rmi": ("images",),
+    "run": ("containers",),
+    "save": ("transfer",),
+    "start": ("containers",),
+    "stop": ("containers",),
+    "system": ("system",),
+    "tag": ("images",),
+    "wait": ("containers",),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are registered by importing their module on first use."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module in LAZY_COMMANDS.get(cmd_name, ()):
+            importlib.import_module(f"pycore.cli.{module}")
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_all()
+        return super().list_commands(ctx)
+
+
+def load_all() -> None:
+    """Import every command module (for `--help` and for the table's test)."""
+    for module in sorted({m for mods in LAZY_COMMANDS.values() for m in mods}):
+        importlib.import_module(f"pycore.cli.{module}")
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--root",
     type=click.Path(file_okay=False),
@@ -27,11 +81,3 @@ def settings(ctx: click.Context) -> Settings:
     obj = ctx.find_root().obj
     assert isinstance(obj, Settings)
     return obj
-
-
-def _register() -> None:
-    # Each noun module adds its commands to `cli` when imported.
-    from pycore.cli import containers, images, layer, registry, system, transfer  # noqa: F401
-
-
-_register()

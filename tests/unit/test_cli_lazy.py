@@ -1,0 +1,48 @@
+"""The lazy command table in `pycore.cli.app` must match what the modules really register."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+
+from pycore.cli import app
+
+
+def test_lazy_table_names_every_module_that_adds_to_each_command() -> None:
+    app.load_all()
+    owners: dict[str, set[str]] = {}
+    for name, cmd in app.cli.commands.items():
+        mods = owners.setdefault(name, set())
+        if cmd.callback is not None:
+            mods.add(cmd.callback.__module__.rsplit(".", 1)[-1])
+        if isinstance(cmd, click.Group):
+            for sub in cmd.commands.values():
+                if sub.callback is not None:
+                    mods.add(sub.callback.__module__.rsplit(".", 1)[-1])
+    owners = {k: v - {"app"} for k, v in owners.items()}
+    assert owners == {k: set(v) for k, v in app.LAZY_COMMANDS.items()}
+
+
+def test_run_path_does_not_import_unrelated_command_modules() -> None:
+    code = (
+        "import sys\n"
+        "from pycore.cli import app\n"
+        "app.cli.get_command(None, 'ps')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pycore.cli.')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "pycore.cli.containers" in out
+    for other in ("registry", "transfer", "layer"):
+        assert f"pycore.cli.{other}'" not in out
+
+
+def test_help_lists_commands_from_every_module() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "pycore", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in ("run", "images", "pull", "load", "layer", "system"):
+        assert f"  {name}" in out
