@@ -6,7 +6,7 @@ use super::msg::{Failure, Step};
 use super::plan::Plan;
 use crate::mount;
 use crate::sys::{Errno, SysResult, Syscall};
-use std::os::unix::io::RawFd;
+use std::os::unix::io::{AsRawFd, RawFd};
 
 /// The init's copy of the sync socket (close-on-exec: end of file tells the monitor that
 /// execve succeeded). Every fd above it is closed before exec (CVE-2024-21626).
@@ -38,6 +38,14 @@ pub fn run(sys: &dyn Syscall, plan: &Plan) -> Failure {
 enum Never {}
 
 fn steps(sys: &dyn Syscall, plan: &Plan) -> Result<Never, Failure> {
+    if let Some(fd) = &plan.netns {
+        // First: sysfs, mounted below, shows the network namespace of its mounter.
+        at(
+            Step::JoinNetns,
+            0,
+            sys.setns(fd.as_raw_fd(), libc::CLONE_NEWNET),
+        )?;
+    }
     if plan.cgroup_ns {
         at(Step::CgroupNs, 0, sys.unshare(libc::CLONE_NEWCGROUP))?;
     }
@@ -280,6 +288,23 @@ mod tests {
             }
         );
         assert!(!sys.calls().iter().any(|c| c.starts_with("pivot_root")));
+    }
+
+    #[test]
+    fn a_network_namespace_path_is_joined_first() {
+        let sample = crate::runtime::plan::tests_sample().replace(
+            r#"{"type": "network"}"#,
+            r#"{"type": "network", "path": "/proc/self/ns/net"}"#,
+        );
+        let plan = Plan::build(&Spec::parse(sample.as_bytes()).unwrap(), Path::new("/b")).unwrap();
+        let sys = Recorder::new();
+        sys.fail_on("execve", libc::ENOENT);
+        run(&sys, &plan);
+        let calls = sys.calls();
+        assert_eq!(calls[0], "setns 0x40000000");
+        assert!(calls.iter().any(|c| c == "loopback_up"));
+        sys.fail_on("setns", libc::EINVAL);
+        assert_eq!(run(&sys, &plan).step, Step::JoinNetns);
     }
 
     #[test]

@@ -32,10 +32,11 @@ pub enum Step {
     Capabilities,
     NoNewPrivs,
     Exec,
+    JoinNetns,
 }
 
 impl Step {
-    const ALL: [Step; 26] = [
+    const ALL: [Step; 27] = [
         Step::Sync,
         Step::Stdio,
         Step::CgroupNs,
@@ -62,6 +63,7 @@ impl Step {
         Step::Capabilities,
         Step::NoNewPrivs,
         Step::Exec,
+        Step::JoinNetns,
     ];
 
     pub fn from_u32(v: u32) -> Option<Step> {

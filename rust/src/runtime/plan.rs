@@ -9,6 +9,7 @@ use super::Error;
 use crate::mount::{cstring, BeneathPath, DeviceNode, MountStep, Overlay, DEFAULT_DEVICES};
 use crate::sys::{process, CStrArray, SockFilter};
 use std::ffi::CString;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 /// Annotations through which pycore hands the overlay rootfs to the runtime; a bundle
@@ -24,6 +25,8 @@ pub struct Plan {
     pub clone_flags: u64,
     pub cgroup_ns: bool,
     pub own_netns: bool,
+    /// A network namespace to join (setns) instead of cloning a new one.
+    pub netns: Option<OwnedFd>,
     pub rootfs: CString,
     pub overlay: Option<Overlay>,
     pub propagation: u64,
@@ -81,16 +84,36 @@ fn strings(items: &[String]) -> Result<Vec<CString>, Error> {
         .collect()
 }
 
+/// The network namespace to join, opened before fork: `{"type": "network", "path": ...}`
+/// (runtime-spec config-linux.md#namespaces). Only the network namespace may be joined.
+fn netns_path(linux: &spec::Linux) -> Result<Option<OwnedFd>, Error> {
+    let mut found = None;
+    for ns in &linux.namespaces {
+        let Some(path) = &ns.path else { continue };
+        if ns.kind != "network" {
+            return Err(Error::Unsupported(format!(
+                "joining the {} namespace at a path",
+                ns.kind
+            )));
+        }
+        let file = std::fs::File::open(path).map_err(|e| Error::Read {
+            path: path.into(),
+            source: e,
+        })?;
+        found = Some(OwnedFd::from(file));
+    }
+    Ok(found)
+}
+
 fn namespace_flags(linux: &spec::Linux) -> Result<(u64, bool, bool), Error> {
     let mut flags = 0u64;
     let mut cgroup = false;
     let mut net = false;
     for ns in &linux.namespaces {
-        if ns.path.is_some() {
-            return Err(Error::Unsupported(format!(
-                "joining the {} namespace at a path",
-                ns.kind
-            )));
+        if ns.kind == "network" && ns.path.is_some() {
+            // Joined by the init (setns), not cloned; still the container's own for sysfs.
+            net = true;
+            continue;
         }
         flags |= match ns.kind.as_str() {
             "mount" => libc::CLONE_NEWNS,
@@ -262,6 +285,7 @@ impl Plan {
             clone_flags,
             cgroup_ns,
             own_netns,
+            netns: netns_path(linux)?,
             rootfs: cstring(rootfs)?,
             overlay: overlay(spec)?,
             propagation,
@@ -385,6 +409,28 @@ mod tests {
         assert!(Plan::build(&Spec::parse(bad.as_bytes()).unwrap(), Path::new("/b")).is_err());
         let bad = sample().replace("\"/work\"", "\"work\"");
         assert!(Plan::build(&Spec::parse(bad.as_bytes()).unwrap(), Path::new("/b")).is_err());
+    }
+
+    #[test]
+    fn joins_a_network_namespace_at_a_path() {
+        let with = |ns: &str| {
+            let s = sample().replace(r#"{"type": "network"}"#, ns);
+            Plan::build(&Spec::parse(s.as_bytes()).unwrap(), Path::new("/b"))
+        };
+        let plan = with(r#"{"type": "network", "path": "/proc/self/ns/net"}"#).unwrap();
+        assert_eq!(
+            plan.clone_flags,
+            (libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64
+        );
+        assert!(plan.own_netns && plan.netns.is_some());
+        let err = with(r#"{"type": "network", "path": "/nonexistent/netns"}"#).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/netns"), "{err}");
+        let err = with(r#"{"type": "network"}, {"type": "ipc", "path": "/proc/self/ns/ipc"}"#)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported: joining the ipc namespace at a path"
+        );
     }
 
     #[test]

@@ -140,6 +140,9 @@ impl Syscall for Recorder {
     fn unshare(&self, flags: i32) -> SysResult<()> {
         self.record(format!("unshare {flags:#x}"))
     }
+    fn setns(&self, _fd: RawFd, nstype: i32) -> SysResult<()> {
+        self.record(format!("setns {nstype:#x}"))
+    }
     fn umask(&self, mask: u32) {
         let _ = self.record(format!("umask {mask:o}"));
     }

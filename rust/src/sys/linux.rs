@@ -215,6 +215,11 @@ impl Syscall for Linux {
         check(unsafe { libc::unshare(flags) }.into()).map(drop)
     }
 
+    fn setns(&self, fd: RawFd, nstype: i32) -> SysResult<()> {
+        // SAFETY: integers only; a bad fd is reported as EBADF.
+        check(unsafe { libc::setns(fd, nstype) }.into()).map(drop)
+    }
+
     fn umask(&self, mask: u32) {
         // SAFETY: integers only; umask cannot fail.
         unsafe { libc::umask(mask) };

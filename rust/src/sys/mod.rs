@@ -151,6 +151,8 @@ pub trait Syscall {
     fn setresgid(&self, gid: u32) -> SysResult<()>;
     fn setresuid(&self, uid: u32) -> SysResult<()>;
     fn unshare(&self, flags: i32) -> SysResult<()>;
+    /// Joins the namespace `fd` refers to (setns(2)); `nstype` is its CLONE_NEW* flag.
+    fn setns(&self, fd: RawFd, nstype: i32) -> SysResult<()>;
     fn umask(&self, mask: u32);
     /// Brings the loopback interface of the current network namespace up (SIOCSIFFLAGS).
     fn loopback_up(&self) -> SysResult<()>;
