@@ -68,6 +68,12 @@ def _run_options(f: F) -> F:
         click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
         click.option("--security-opt", multiple=True, help="no-new-privileges[:true]."),
         click.option("-l", "--label", multiple=True, help="Set metadata (key=value)."),
+        click.option("-m", "--memory", help="Memory limit (e.g. 64m, 1g)."),
+        click.option("--memory-swap", help="Memory plus swap limit; -1: unlimited swap."),
+        click.option("--cpus", help="Number of CPUs (e.g. 0.5)."),
+        click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)."),
+        click.option("--pids-limit", type=int, help="Maximum number of processes."),
+        click.option("--restart", help="no, on-failure[:N], always or unless-stopped."),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -78,6 +84,7 @@ def _run_options(f: F) -> F:
 
 def _options(kw: dict[str, Any]) -> RunOptions:
     from pycore.errors import UsageError
+    from pycore.runtime import cgroups, restart
     from pycore.runtime.options import RunOptions, env_entries, parse_network
 
     nnp = False
@@ -101,6 +108,14 @@ def _options(kw: dict[str, Any]) -> RunOptions:
         cap_drop=tuple(kw["cap_drop"]),
         no_new_privileges=nnp,
         labels=labels,
+        resources=cgroups.parse(
+            memory=kw["memory"],
+            memory_swap=kw["memory_swap"],
+            cpus=kw["cpus"],
+            cpu_shares=kw["cpu_shares"],
+            pids_limit=kw["pids_limit"],
+        ),
+        restart=restart.parse(kw["restart"]),
     )
 
 

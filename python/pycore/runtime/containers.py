@@ -24,7 +24,7 @@ from pycore.errors import (
     ImageNotFound,
     UsageError,
 )
-from pycore.runtime import records, seccomp, users
+from pycore.runtime import cgroups, records, restart, seccomp, users
 from pycore.runtime.options import RunOptions, check_name
 from pycore.runtime.records import ContainerDir, State
 from pycore.runtime.spec import Rootfs, build_spec, capabilities
@@ -188,6 +188,9 @@ class ContainerService:
         from pycore.image import ImageService
 
         name = check_name(name) if name else None
+        if auto_remove and opts.restart.name != "no":
+            raise UsageError("Conflicting options: --restart and --rm")
+        cgroups.sweep()
         try:
             image = ImageService(self.store).get(image_ref)
         except ImageNotFound as e:
@@ -245,6 +248,11 @@ class ContainerService:
             seccomp=None if opts.privileged else seccomp.oci_seccomp(caps),
             etc_files=etc,
         )
+        spec["linux"]["cgroupsPath"] = cgroups.cgroups_path(cid)
+        if opts.resources is not None:
+            spec["linux"]["resources"] = opts.resources.oci()
+        if opts.restart.name != "no":
+            spec["annotations"][restart.ANNOTATION] = str(opts.restart)
         atomic.write_json(cdir.bundle / "config.json", spec, mode=0o600)
         record = {
             "Id": cid,
@@ -272,6 +280,8 @@ class ContainerService:
                 "Privileged": opts.privileged,
                 "CapAdd": list(opts.cap_add),
                 "CapDrop": list(opts.cap_drop),
+                "RestartPolicy": opts.restart.host_config(),
+                **(opts.resources or cgroups.Resources()).host_config(),
             },
         }
         with self.store.locked():
@@ -320,6 +330,7 @@ class ContainerService:
         if c.running:
             return None
         c.dir.state.unlink(missing_ok=True)
+        restart.clear_stopped(c.dir.state)
         try:
             _, code = native.start_container(
                 c.dir.bundle,
@@ -354,6 +365,8 @@ class ContainerService:
         c = self.get(ref)
         if not c.running:
             raise Conflict(f"Cannot kill container: {ref}: container {c.id} is not running")
+        if sig in (signals.SIGKILL, _signal_number(c.record.get("Config", {}).get("StopSignal"))):
+            restart.mark_stopped(c.dir.state)  # no restart policy applies any more
         self._signal(c, sig)
         return c
 
@@ -397,6 +410,7 @@ class ContainerService:
         if not c.running:
             return c
         stop_signal = sig or _signal_number(c.record.get("Config", {}).get("StopSignal"))
+        restart.mark_stopped(c.dir.state)
         self._signal(c, stop_signal)
         try:
             self.wait(c, timeout=timeout)
@@ -413,10 +427,13 @@ class ContainerService:
                     f"You cannot remove a running container {c.id}. Stop the container "
                     "before attempting removal or force remove"
                 )
+            restart.mark_stopped(c.dir.state)
             self._signal(c, signals.SIGKILL)
             with contextlib.suppress(ContainerError, Conflict):
                 self.wait(c, timeout=30)
         self.store.discard(c.dir.path)
+        cgroups.remove(c.id)
+        cgroups.sweep()
         return c
 
     # -- output and inspection ---------------------------------------------------------
@@ -446,8 +463,8 @@ class ContainerService:
             "Status": s.status,
             "Running": s.status == "running",
             "Paused": False,
-            "Restarting": False,
-            "OOMKilled": False,
+            "Restarting": s.restarting,
+            "OOMKilled": s.oom_killed,
             "Dead": False,
             "Pid": s.pid if s.status == "running" else 0,
             "ExitCode": s.exit_code or 0,
@@ -455,6 +472,7 @@ class ContainerService:
             "StartedAt": s.started_at or "0001-01-01T00:00:00Z",
             "FinishedAt": s.finished_at or "0001-01-01T00:00:00Z",
         }
+        out["RestartCount"] = s.restart_count
         out["LogPath"] = str(c.dir.log)
         return out
 

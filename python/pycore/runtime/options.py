@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Literal
 
 from pycore.errors import UsageError
+from pycore.runtime.cgroups import Resources
+from pycore.runtime.restart import RestartPolicy
 
 NetworkMode = Literal["none", "host", "default"]
 
@@ -33,6 +35,8 @@ class RunOptions:
     cap_drop: tuple[str, ...] = ()
     no_new_privileges: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    resources: Resources | None = None
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
 
 
 def check_name(name: str) -> str:

@@ -63,6 +63,9 @@ class State:
     finished_at: str | None = None
     error: str | None = None
     monitor_alive: bool = False
+    oom_killed: bool = False
+    restart_count: int = 0
+    restarting: bool = False
 
 
 def _stat(pid: int) -> tuple[str, int] | None:
@@ -108,13 +111,16 @@ def read_state(cdir: ContainerDir) -> State:
         "finished_at": raw.get("finished_at"),
         "error": raw.get("error"),
         "monitor_alive": monitor,
+        "oom_killed": bool(raw.get("oom_killed")),
+        "restart_count": int(raw.get("restart_count") or 0),
     }
     if raw.get("status") == "exited":
         code = raw.get("exit_code")
         return State("exited", exit_code=int(code) if code is not None else None, **common)
     if is_alive(raw.get("pid"), raw.get("pid_start")) or monitor:
-        # The monitor outlives its container by the time it takes to drain and record.
-        return State("running", **common)
+        # The monitor outlives its container by the time it takes to drain and record, and
+        # waits between restarts ("restarting": Docker shows it as running and restarting).
+        return State("running", restarting=raw.get("status") == "restarting", **common)
     return State(
         "exited",
         exit_code=LOST_EXIT_CODE,

@@ -6,11 +6,13 @@
 #![allow(clippy::unnecessary_cast)]
 
 pub mod caps;
+pub mod cgroup;
 mod clock;
 pub mod init;
 pub mod monitor;
 pub mod msg;
 pub mod plan;
+pub mod restart;
 pub mod seccomp;
 pub mod spawn;
 pub mod spec;
@@ -46,6 +48,8 @@ pub enum Error {
     Seccomp(#[from] seccomp::SeccompError),
     #[error("config.json: {0}")]
     Capability(#[from] caps::UnknownCapability),
+    #[error("{0}")]
+    Cgroup(#[from] cgroup::CgroupError),
     /// The runtime itself could not start the container (fork, pipes, the monitor).
     #[error("{op}: {errno}")]
     Spawn { op: &'static str, errno: Errno },

@@ -3,10 +3,12 @@
 //! JSON with its stream and time, reaps it and records the exit in `state.json` by rename,
 //! with the pids' start times so a recycled pid is never mistaken for the container.
 
+use super::cgroup::{Cgroup, CgroupError, CGROUP_ROOT};
 use super::clock::now_rfc3339;
 use super::init::{self, SYNC_FD};
 use super::msg::{self, Failure, Report, Step, MSG_LEN};
 use super::plan::Plan;
+use super::restart;
 use super::spawn::{describe, StartRequest};
 use crate::sys::process::{self, Cloned};
 use crate::sys::{Errno, Linux, Syscall};
@@ -43,6 +45,18 @@ fn write_state(path: &Path, state: &Value) {
     }
 }
 
+/// How one run of the container ended.
+enum RunEnd {
+    /// It ran and exited with this Docker exit code.
+    Exited(i32),
+    /// It never started; `state.json` says why and `Report` is for the CLI.
+    StartFailed(Report),
+}
+
+/// Report `op` codes of `MonitorFailed`.
+pub const OP_CLONE: u32 = 1;
+pub const OP_CGROUP: u32 = 2;
+
 fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> {
     process::set_signal_ignored(libc::SIGPIPE, true);
     // Nothing of the CLI's (its store lock, its files) may stay open in a long-lived monitor;
@@ -64,19 +78,173 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
         "monitor_pid": me,
         "monitor_start": process::start_time(me),
     });
+    let cgroup = match plan
+        .cgroup
+        .as_ref()
+        .map(|c| Cgroup::create(Path::new(CGROUP_ROOT), c))
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let errno = match &e {
+                CgroupError::Io { errno, .. } => errno.0,
+                CgroupError::BadPath(_) => libc::EINVAL,
+            };
+            finish_failed(req, &base, 125, &e.to_string());
+            delete(unlink_dir(req));
+            send(
+                report,
+                Report::MonitorFailed {
+                    op: OP_CGROUP,
+                    errno,
+                },
+            );
+            return Ok(());
+        }
+    };
+    let stop_marker = restart::stop_marker(&req.state);
+    let ctx = Ctx {
+        plan,
+        req,
+        report,
+        null: &null,
+        base: &base,
+        cgroup: cgroup.as_ref(),
+    };
+    let mut state = base.clone();
+    let mut restarts = 0u32;
+    let mut delay = Duration::ZERO;
+    // Attached, the CLI gets the first exit (`docker run` returns then, restarts or not).
+    let mut attached = req.attach;
+    let end = loop {
+        let oom_before = cgroup.as_ref().map_or(0, Cgroup::oom_kills);
+        let began = Instant::now();
+        let code = match run_once(&ctx, attached, restarts == 0) {
+            Ok(RunEnd::Exited(code)) => code,
+            Ok(RunEnd::StartFailed(r)) => break Some(r),
+            Err(e) => {
+                finish_failed(req, &base, 125, &format!("monitor: {e}"));
+                break None;
+            }
+        };
+        let oom = cgroup.as_ref().is_some_and(|c| c.oom_kills() > oom_before);
+        state = read_state(&req.state).unwrap_or(state);
+        state["exit_code"] = json!(code);
+        state["finished_at"] = json!(now_rfc3339());
+        state["oom_killed"] = json!(oom);
+        state["restart_count"] = json!(restarts);
+        let again = plan.restart.should_restart(code, restarts) && !stop_marker.exists();
+        state["status"] = json!(if again { "restarting" } else { "exited" });
+        write_state(&req.state, &state);
+        if attached {
+            release_stdio(&null);
+            send(report, Report::Exited { code });
+            attached = false;
+        }
+        if !again {
+            break None;
+        }
+        delay = restart::backoff(delay, began.elapsed());
+        if !sleep_unless(delay, &stop_marker) {
+            state["status"] = json!("exited");
+            write_state(&req.state, &state);
+            break None;
+        }
+        restarts += 1;
+        state["restart_count"] = json!(restarts);
+    };
+    if let Some(cg) = &cgroup {
+        cg.remove();
+    }
+    let trash = unlink_dir(req);
+    if attached {
+        release_stdio(&null);
+    }
+    match end {
+        Some(r) => send(report, r),
+        None if attached => {
+            let code = state["exit_code"].as_i64().unwrap_or(255) as i32;
+            send(report, Report::Exited { code });
+        }
+        None => {}
+    }
+    // Deleting the upper dir can take a while: the caller need not wait for it.
+    delete(trash);
+    Ok(())
+}
+
+/// Lets go of the CLI's stdout/stderr before it returns, so whoever reads them sees EOF.
+fn release_stdio(null: &OwnedFd) {
+    let _ = process::dup_to(null.as_raw_fd(), 1, true);
+    let _ = process::dup_to(null.as_raw_fd(), 2, true);
+}
+
+/// Sleeps `d`, waking early (and returning false) when the user stops the container.
+fn sleep_unless(d: Duration, marker: &Path) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if marker.exists() {
+            return false;
+        }
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+    }
+    !marker.exists()
+}
+
+fn read_state(path: &Path) -> Option<Value> {
+    serde_json::from_slice(&fs::read(path).ok()?).ok()
+}
+
+/// Clones the init into its namespaces and cgroup, lets it run, relays and logs its output
+/// until it exits. The first run's `Started` goes to the CLI; later runs only update state.
+/// What every run of the container shares.
+struct Ctx<'a> {
+    plan: &'a Plan,
+    req: &'a StartRequest,
+    report: RawFd,
+    null: &'a OwnedFd,
+    base: &'a Value,
+    cgroup: Option<&'a Cgroup>,
+}
+
+fn run_once(ctx: &Ctx<'_>, attached: bool, first: bool) -> Result<RunEnd, Errno> {
+    let Ctx {
+        plan,
+        req,
+        report,
+        null,
+        base,
+        cgroup,
+    } = *ctx;
     let (out_r, out_w) = process::pipe()?;
     let (err_r, err_w) = process::pipe()?;
     let (sync, sync_child) = process::seqpacket_pair()?;
     let (pid, pidfd) = match process::clone_with_pidfd(plan.clone_flags) {
-        Ok(Cloned::Child) => child(plan, &null, &out_w, &err_w, &sync_child),
+        Ok(Cloned::Child) => child(plan, null, &out_w, &err_w, &sync_child),
         Ok(Cloned::Parent { pid, pidfd }) => (pid, pidfd),
         Err(e) => {
-            finish_failed(req, &base, 125, &format!("clone: {e}"));
-            send(report, Report::MonitorFailed { op: 1, errno: e.0 });
-            return Err(e);
+            finish_failed(req, base, 125, &format!("clone: {e}"));
+            return Ok(RunEnd::StartFailed(Report::MonitorFailed {
+                op: OP_CLONE,
+                errno: e.0,
+            }));
         }
     };
     drop((out_w, err_w, sync_child));
+    // Into the cgroup before `Proceed`: no instruction of the container runs outside it.
+    if let Some(Err(e)) = cgroup.map(|c| c.join(pid)) {
+        let _ = process::pidfd_send_signal(&pidfd, libc::SIGKILL);
+        let _ = process::wait_pidfd(pidfd.as_raw_fd());
+        finish_failed(req, base, 125, &e.to_string());
+        let errno = match e {
+            CgroupError::Io { errno, .. } => errno.0,
+            CgroupError::BadPath(_) => libc::EINVAL,
+        };
+        return Ok(RunEnd::StartFailed(Report::MonitorFailed {
+            op: OP_CGROUP,
+            errno,
+        }));
+    }
     process::write_all(sync.as_raw_fd(), &msg::proceed())?;
     let mut buf = [0u8; MSG_LEN];
     let n = process::read(sync.as_raw_fd(), &mut buf).unwrap_or(0);
@@ -93,56 +261,45 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
             failure,
             errno: Errno(failure.errno),
         };
-        finish_failed(req, &base, err.exit_code(), &err.to_string());
-        send(report, Report::Failed(failure));
-        return Ok(());
+        finish_failed(req, base, err.exit_code(), &err.to_string());
+        return Ok(RunEnd::StartFailed(Report::Failed(failure)));
     }
-    let started_at = now_rfc3339();
-    let mut state = base.clone();
+    let mut state = read_state(&req.state).unwrap_or_else(|| base.clone());
     state["status"] = json!("running");
     state["pid"] = json!(pid);
     state["pid_start"] = json!(process::start_time(pid));
-    state["started_at"] = json!(started_at);
+    state["started_at"] = json!(now_rfc3339());
+    for k in ["exit_code", "finished_at", "oom_killed"] {
+        if let Some(o) = state.as_object_mut() {
+            o.remove(k);
+        }
+    }
     write_state(&req.state, &state);
-    send(report, Report::Started { pid });
+    if first {
+        send(report, Report::Started { pid });
+    }
 
     let mut log = OpenOptions::new()
         .create(true)
         .append(true)
         .open(&req.log)
         .ok();
-    let relay = |fd: RawFd| req.attach.then_some(fd);
+    let relay = |fd: RawFd| attached.then_some(fd);
     let mut streams = [
         Stream::new(out_r, "stdout", relay(1)),
         Stream::new(err_r, "stderr", relay(2)),
     ];
     let status = pump(&mut streams, &mut log, &pidfd)?;
-    let code = process::exit_code(status);
-    state["status"] = json!("exited");
-    state["exit_code"] = json!(code);
-    state["finished_at"] = json!(now_rfc3339());
-    write_state(&req.state, &state);
-    drop(log);
-    let trash = unlink_dir(req);
-    if req.attach {
-        // Let go of the CLI's stdout/stderr before it returns, so whoever reads them sees EOF.
-        let _ = process::dup_to(null.as_raw_fd(), 1, true);
-        let _ = process::dup_to(null.as_raw_fd(), 2, true);
-    }
-    send(report, Report::Exited { code });
-    // Deleting the upper dir can take a while: the caller need not wait for it.
-    delete(trash);
-    Ok(())
+    Ok(RunEnd::Exited(process::exit_code(status)))
 }
 
 fn finish_failed(req: &StartRequest, base: &Value, code: i32, error: &str) {
-    let mut state = base.clone();
+    let mut state = read_state(&req.state).unwrap_or_else(|| base.clone());
     state["status"] = json!("exited");
     state["exit_code"] = json!(code);
     state["error"] = json!(error);
     state["finished_at"] = json!(now_rfc3339());
     write_state(&req.state, &state);
-    delete(unlink_dir(req));
 }
 
 /// Takes the container directory away by one rename into the trash (from then on the

@@ -53,6 +53,10 @@ pub struct Plan {
     pub env: CStrArray,
     /// Paths execve is tried on, in order (execvpe(3) semantics over the container's PATH).
     pub candidates: Vec<CString>,
+    /// The container's cgroup (`linux.cgroupsPath`, `linux.resources`), if it has one.
+    pub cgroup: Option<super::cgroup::CgroupPlan>,
+    /// What the monitor does when the container exits (annotation `org.pycore.restart`).
+    pub restart: super::restart::Policy,
 }
 
 fn rlimit_resource(name: &str) -> Option<u32> {
@@ -171,6 +175,16 @@ fn exec_candidates(arg0: &str, env: &[String]) -> Result<Vec<CString>, Error> {
         })
         .collect::<Result<_, _>>()
         .map_err(Error::from)
+}
+
+fn restart_policy(spec: &Spec) -> Result<super::restart::Policy, Error> {
+    let Some(v) = spec.annotations.get(super::restart::ANNOTATION_RESTART) else {
+        return Ok(super::restart::Policy::No);
+    };
+    super::restart::Policy::parse(v).ok_or_else(|| Error::Invalid {
+        field: "annotations",
+        why: format!("{}: {v:?}", super::restart::ANNOTATION_RESTART),
+    })
 }
 
 impl Plan {
@@ -316,6 +330,12 @@ impl Plan {
             args: CStrArray::new(strings(&process.args)?),
             env: CStrArray::new(strings(&process.env)?),
             candidates: exec_candidates(arg0, &process.env)?,
+            cgroup: linux
+                .cgroups_path
+                .as_deref()
+                .map(|p| super::cgroup::CgroupPlan::new(p, linux.resources.as_ref()))
+                .transpose()?,
+            restart: restart_policy(spec)?,
         })
     }
 

@@ -86,9 +86,13 @@ fn wait_reports(plan: &Plan, req: &StartRequest, reports: &OwnedFd) -> Result<St
                 errno: Errno(f.errno),
             })
         }
-        Some(Report::MonitorFailed { errno, .. }) => {
+        Some(Report::MonitorFailed { op, errno }) => {
             return Err(Error::Spawn {
-                op: "start the container init",
+                op: if op == monitor::OP_CGROUP {
+                    "set up the container's cgroup"
+                } else {
+                    "start the container init"
+                },
                 errno: Errno(errno),
             })
         }

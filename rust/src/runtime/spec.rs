@@ -100,6 +100,8 @@ pub struct Linux {
     pub rootfs_propagation: Option<String>,
     #[serde(default)]
     pub sysctl: BTreeMap<String, String>,
+    pub cgroups_path: Option<String>,
+    pub resources: Option<super::cgroup::Resources>,
 }
 
 #[derive(Debug, Deserialize)]

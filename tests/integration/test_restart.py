@@ -1,0 +1,75 @@
+"""Restart policies, applied by the container's monitor after the CLI has gone."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.integration.test_run import Run, pc, root  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.root
+
+
+def _state(pc: Run, ref: str) -> dict[str, object]:  # noqa: F811
+    return json.loads(pc("inspect", ref).stdout)[0]  # type: ignore[no-any-return]
+
+
+def test_on_failure_restarts_n_times_then_exits(pc: Run) -> None:  # noqa: F811
+    r = pc("run", "--name", "of2", "--restart", "on-failure:2", "busybox", "sh", "-c",
+           "echo ran; exit 3")  # fmt: skip
+    assert r.returncode == 3  # the attached CLI returns with the first exit
+    assert pc("wait", "of2").stdout.strip() == "3"
+    info = _state(pc, "of2")
+    assert info["RestartCount"] == 2
+    assert info["State"]["Status"] == "exited"  # type: ignore[index]
+    assert info["HostConfig"]["RestartPolicy"] == {  # type: ignore[index]
+        "Name": "on-failure",
+        "MaximumRetryCount": 2,
+    }
+    assert pc("logs", "of2").stdout.count("ran") == 3
+    pc("rm", "of2")
+
+
+def test_on_failure_does_not_restart_success(pc: Run) -> None:  # noqa: F811
+    cid = pc("run", "-d", "--restart", "on-failure", "busybox", "true").stdout.strip()
+    assert pc("wait", cid).stdout.strip() == "0"
+    assert _state(pc, cid)["RestartCount"] == 0
+    pc("rm", cid)
+
+
+@pytest.mark.parametrize("policy", ["always", "unless-stopped"])
+def test_always_keeps_the_id_until_stopped(pc: Run, policy: str) -> None:  # noqa: F811
+    cid = pc("run", "-d", "--restart", policy, "busybox", "sh", "-c", "sleep 0.1").stdout.strip()
+    deadline = time.monotonic() + 20
+    while _state(pc, cid)["RestartCount"] < 2:  # type: ignore[operator]
+        assert time.monotonic() < deadline, "no restarts"
+        time.sleep(0.1)
+    assert pc("ps", "-q", "--no-trunc").stdout.split() == [cid]
+    assert pc("stop", "-t", "5", cid).returncode == 0
+    count = _state(pc, cid)["RestartCount"]
+    time.sleep(1)
+    info = _state(pc, cid)
+    assert info["State"]["Status"] == "exited"  # type: ignore[index]
+    assert info["RestartCount"] == count
+    # A new start clears the stop and the count (as Docker's), and the policy applies again.
+    assert pc("start", cid).returncode == 0
+    deadline = time.monotonic() + 20
+    while _state(pc, cid)["RestartCount"] < 1:  # type: ignore[operator]
+        assert time.monotonic() < deadline, "no restart after start"
+        time.sleep(0.1)
+    assert pc("rm", "-f", cid).returncode == 0
+
+
+def test_restart_and_rm_conflict(pc: Run) -> None:  # noqa: F811
+    r = pc("run", "--rm", "--restart", "always", "busybox", "true")
+    assert r.returncode == 125
+    assert "Conflicting options" in r.stderr
+
+
+@pytest.mark.parametrize("bad", ["sometimes", "always:3", "on-failure:x"])
+def test_bad_policy(pc: Run, bad: str) -> None:  # noqa: F811
+    r = pc("run", "--restart", bad, "busybox", "true")
+    assert r.returncode == 125
+    assert "restart policy" in r.stderr
