@@ -18,6 +18,7 @@ __all__ = [
     "LayerError",
     "NativeError",
     "__version__",
+    "exec_process",
     "pack_layer",
     "sha256_file",
     "start_container",
@@ -105,6 +106,38 @@ class ContainerError(NativeError):
     """A container could not be started. `args` is `(message, exit_code)`: the message names
     the step that failed ("mount /proc: ...", "exec \\"sh\\": ..."); the exit code is Docker's
     (127 command not found, 126 cannot be executed, 125 anything else)."""
+
+def exec_process(
+    bundle: str,
+    pid: int,
+    pid_start: int,
+    args: list[str],
+    env: list[str],
+    *,
+    uid: int,
+    gid: int,
+    groups: list[int],
+    cwd: str,
+    cgroups: list[str] = ...,
+    stdin: bool = False,
+    tty: bool = False,
+    detach: bool = False,
+) -> tuple[int, int | None]:
+    """Run `args` in the running container whose init is `pid` (started at `pid_start`,
+    field 22 of /proc/<pid>/stat: a recycled pid is refused), as `docker exec` does.
+
+    Capabilities, rlimits, no_new_privs and the seccomp filter come from the container's
+    `bundle`; `env`, `uid`/`gid`/`groups` and `cwd` (absolute) are the process's own. The
+    joining process is made non-dumpable first (CVE-2019-5736), writes itself into each
+    `cgroups` file (`cgroup.procs`), joins the container's namespaces by fd, forks into its
+    pid namespace; the child closes every fd but stdio (CVE-2024-21626) and execs the command
+    itself. Stdio goes through pipes (or a new pty with `tty`) relayed by the caller: our stdin
+    only with `stdin`. `detach` gives it /dev/null and returns once it has started.
+
+    Returns `(pid, exit_code)` (the host pid; `exit_code` is None when detached). Raises
+    ContainerError `(message, code)`: 127 command not found, 126 cannot be executed, 125
+    anything else (the container is not running, a bad working directory...). Releases the GIL.
+    """
 
 def start_container(
     bundle: str,

@@ -120,3 +120,10 @@ class ContainerError(PycoreError):
 
 class ContainerNotFound(NotFound):
     """No container has this id, id prefix or name."""
+
+
+class ContainerNotRunning(Conflict):
+    """`exec`, `pause`, `top`... of a container that is not running; exits 1, as Docker's
+    "container ... is not running" does."""
+
+    exit_code = 1

@@ -67,6 +67,47 @@ def pack_layer(
         return _native.pack_layer(str(src), str(out), compression=compression, level=level)
 
 
+def exec_process(
+    bundle: Path,
+    pid: int,
+    pid_start: int,
+    args: list[str],
+    env: list[str],
+    *,
+    uid: int,
+    gid: int,
+    groups: list[int],
+    cwd: str,
+    cgroups: list[Path],
+    stdin: bool = False,
+    tty: bool = False,
+    detach: bool = False,
+) -> tuple[int, int | None]:
+    """Run a command in a running container (see `_native.exec_process`).
+
+    Raises ContainerError carrying Docker's exit code (125, 126 or 127).
+    """
+    try:
+        return _native.exec_process(
+            str(bundle),
+            pid,
+            pid_start,
+            args,
+            env,
+            uid=uid,
+            gid=gid,
+            groups=groups,
+            cwd=cwd,
+            cgroups=list(map(str, cgroups)),
+            stdin=stdin,
+            tty=tty,
+            detach=detach,
+        )
+    except _native.ContainerError as e:
+        message, code = e.args
+        raise errors.ContainerError(str(message), exit_code=int(code)) from e
+
+
 def start_container(
     bundle: Path,
     state: Path,

@@ -15,8 +15,9 @@ from pycore.settings import Settings
 # Top-level command or group name -> the `pycore.cli` modules that add to it. A test checks this
 # table against what the modules really register, so a new command cannot be left out.
 LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
-    "container": ("containers",),
+    "container": ("containers", "container_ops"),
     "create": ("containers",),
+    "exec": ("container_ops",),
     "image": ("images", "transfer"),
     "images": ("images",),
     "import": ("transfer",),

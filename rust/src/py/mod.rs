@@ -2,6 +2,7 @@
 //! exception tree. Every blocking call runs inside `py.detach` so the GIL is released.
 
 mod errors;
+mod exec;
 mod layer;
 mod runtime;
 
@@ -26,5 +27,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(layer::unpack_layer, m)?)?;
     m.add_function(wrap_pyfunction!(layer::pack_layer, m)?)?;
     runtime::register(m)?;
+    exec::register(m)?;
     Ok(())
 }

@@ -134,7 +134,7 @@ fn filesystem(sys: &dyn Syscall, plan: &Plan) -> Result<(), Failure> {
 /// possible: the bounding set needs CAP_SETPCAP; without no_new_privs, loading a filter
 /// needs CAP_SYS_ADMIN, so it goes in before the user switch drops it; changing user keeps
 /// the permitted set only under PR_SET_KEEPCAPS (capabilities(7)).
-fn credentials(sys: &dyn Syscall, plan: &Plan) -> Result<(), Failure> {
+pub(crate) fn credentials(sys: &dyn Syscall, plan: &Plan) -> Result<(), Failure> {
     let caps = &plan.caps;
     for cap in 0..=plan.last_cap.min(63) {
         if caps.bounding & (1u64 << cap) == 0 {
@@ -177,7 +177,7 @@ fn credentials(sys: &dyn Syscall, plan: &Plan) -> Result<(), Failure> {
 
 /// execvpe(3) over the prepared candidates: ENOENT and ENOTDIR try the next one; EACCES is
 /// remembered (and reported if nothing else runs); any other error stops.
-fn exec(sys: &dyn Syscall, plan: &Plan) -> Failure {
+pub(crate) fn exec(sys: &dyn Syscall, plan: &Plan) -> Failure {
     let mut denied = false;
     for c in &plan.candidates {
         match sys.execve(c, &plan.args, &plan.env) {

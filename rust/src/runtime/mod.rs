@@ -8,6 +8,7 @@
 pub mod caps;
 pub mod cgroup;
 mod clock;
+pub mod exec;
 pub mod init;
 pub mod monitor;
 pub mod msg;
@@ -60,6 +61,9 @@ pub enum Error {
         failure: Failure,
         errno: Errno,
     },
+    /// `exec`: the container's process is gone (or its pid now names another process).
+    #[error("the container is not running (its process {pid} is gone)")]
+    NotRunning { pid: i32 },
     /// The monitor went away without reporting (killed).
     #[error("the container monitor exited without reporting")]
     MonitorLost,
