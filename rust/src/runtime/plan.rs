@@ -104,7 +104,13 @@ fn netns_path(linux: &spec::Linux) -> Result<Option<OwnedFd>, Error> {
             path: path.into(),
             source: e,
         })?;
-        found = Some(OwnedFd::from(file));
+        // Numbered above the stdio and sync fds (0..=3) the container's child dup2s onto.
+        let fd =
+            process::dup_owned_above(&OwnedFd::from(file), 10).map_err(|errno| Error::Spawn {
+                op: "duplicate the netns fd",
+                errno,
+            })?;
+        found = Some(fd);
     }
     Ok(found)
 }
@@ -159,7 +165,7 @@ fn overlay(spec: &Spec) -> Result<Option<Overlay>, Error> {
     )?))
 }
 
-pub(crate) fn exec_candidates(arg0: &str, env: &[String]) -> Result<Vec<CString>, Error> {
+fn exec_candidates(arg0: &str, env: &[String]) -> Result<Vec<CString>, Error> {
     if arg0.contains('/') {
         return Ok(vec![cstring(arg0)?]);
     }
@@ -443,6 +449,8 @@ mod tests {
             (libc::CLONE_NEWNS | libc::CLONE_NEWPID) as u64
         );
         assert!(plan.own_netns && plan.netns.is_some());
+        // Out of the way of the fds the child dup2s onto (stdio and the sync socket).
+        assert!(std::os::fd::AsRawFd::as_raw_fd(plan.netns.as_ref().unwrap()) >= 10);
         let err = with(r#"{"type": "network", "path": "/nonexistent/netns"}"#).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/netns"), "{err}");
         let err = with(r#"{"type": "network"}, {"type": "ipc", "path": "/proc/self/ns/ipc"}"#)

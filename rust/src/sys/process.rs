@@ -410,3 +410,10 @@ pub fn dup_above(fd: RawFd, min: RawFd) -> SysResult<RawFd> {
     // SAFETY: fcntl with integers only.
     check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) }.into()).map(|f| f as RawFd)
 }
+
+/// `dup_above`, owned: a close-on-exec duplicate numbered `min` or higher.
+pub fn dup_owned_above(fd: &OwnedFd, min: RawFd) -> SysResult<OwnedFd> {
+    let f = dup_above(fd.as_raw_fd(), min)?;
+    // SAFETY: fcntl just returned this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(f) })
+}
