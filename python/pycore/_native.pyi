@@ -19,6 +19,7 @@ __all__ = [
     "NativeError",
     "__version__",
     "exec_process",
+    "open_overlay",
     "pack_layer",
     "sha256_file",
     "start_container",
@@ -160,4 +161,18 @@ def start_container(
 
     Returns `(pid, exit_code)`; `exit_code` is None unless attached. Raises ContainerError
     when the container could not be started. Releases the GIL while it works.
+    """
+
+def open_overlay(lowerdirs: list[str], upperdir: str, workdir: str) -> int:
+    """Mount the overlay of `lowerdirs` (top first), `upperdir` and `workdir` as a detached
+    mount (fsopen/fsconfig/fsmount) and return a new O_CLOEXEC fd on its root; the caller owns
+    and closes it.
+
+    Why native: a stopped container's merged view (for `cp`, `export` and pre-filling a new
+    volume from the image) without mounting anything in a namespace: the mount is in no mount
+    table, invisible to other processes, and disappears with its last fd, even after a crash.
+    Paths inside it must still be resolved beneath the fd (the caller walks with O_NOFOLLOW).
+
+    Raises OSError (errno, "fsconfig upperdir: ...", upperdir) when the kernel refuses,
+    ValueError for an empty `lowerdirs` or a path with a NUL byte. Releases the GIL.
     """

@@ -108,6 +108,16 @@ def exec_process(
         raise errors.ContainerError(str(message), exit_code=int(code)) from e
 
 
+def open_overlay(lowerdirs: list[Path], upperdir: Path, workdir: Path) -> int:
+    """A detached overlay mount's root fd (see `_native.open_overlay`); the caller closes it.
+
+    Raises PycoreError when the kernel refuses the overlay."""
+    try:
+        return _native.open_overlay(list(map(str, lowerdirs)), str(upperdir), str(workdir))
+    except (OSError, ValueError) as e:
+        raise errors.PycoreError(f"mount the container's overlay: {e}") from e
+
+
 def start_container(
     bundle: Path,
     state: Path,

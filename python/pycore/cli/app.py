@@ -39,6 +39,7 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "stop": ("containers",),
     "system": ("system",),
     "tag": ("images",),
+    "volume": ("volumes",),
     "wait": ("containers",),
 }
 

@@ -68,6 +68,9 @@ def _run_options(f: F) -> F:
         click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
         click.option("--security-opt", multiple=True, help="no-new-privileges[:true]."),
         click.option("-l", "--label", multiple=True, help="Set metadata (key=value)."),
+        click.option("-v", "--volume", multiple=True, help="Bind or volume: [SRC:]DST[:ro]."),
+        click.option("--mount", multiple=True, help="type=bind|volume|tmpfs,source=,target=..."),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs: PATH[:OPTIONS]."),
         click.option("-m", "--memory", help="Memory limit (e.g. 64m, 1g)."),
         click.option("--memory-swap", help="Memory plus swap limit; -1: unlimited swap."),
         click.option("--cpus", help="Number of CPUs (e.g. 0.5)."),
@@ -85,6 +88,7 @@ def _run_options(f: F) -> F:
 def _options(kw: dict[str, Any]) -> RunOptions:
     from pycore.errors import UsageError
     from pycore.runtime import cgroups, restart
+    from pycore.runtime.mounts import parse_all
     from pycore.runtime.options import RunOptions, env_entries, parse_network
 
     nnp = False
@@ -108,6 +112,7 @@ def _options(kw: dict[str, Any]) -> RunOptions:
         cap_drop=tuple(kw["cap_drop"]),
         no_new_privileges=nnp,
         labels=labels,
+        mounts=parse_all(kw["volume"], kw["mount"], kw["tmpfs"]),
         resources=cgroups.parse(
             memory=kw["memory"],
             memory_swap=kw["memory_swap"],
@@ -211,13 +216,14 @@ def wait_cmd(ctx: click.Context, containers: tuple[str, ...]) -> None:
 
 @_both("rm")
 @click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
+@click.option("-v", "--volumes", is_flag=True, help="Remove its anonymous volumes too.")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_context
-def rm_cmd(ctx: click.Context, force: bool, containers: tuple[str, ...]) -> None:
+def rm_cmd(ctx: click.Context, force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
     """Remove one or more containers."""
     svc = service(ctx)
     for ref in containers:
-        svc.remove(ref, force=force)
+        svc.remove(ref, force=force, volumes=volumes)
         click.echo(ref)
 
 

@@ -236,6 +236,11 @@ class ContainerService:
         )
         hostname = opts.hostname or (socket.gethostname() if opts.network == "host" else cid[:12])
         etc = self._etc_files(cdir, hostname, opts)
+        from pycore.runtime import volumes
+
+        mounts = volumes.prepare(
+            self.store, opts.mounts, image_cfg, layers=layers, upper=cdir.upper, work=cdir.work
+        )
         caps = capabilities(opts)
         spec = build_spec(
             image_cfg,
@@ -247,6 +252,7 @@ class ContainerService:
             user=user,
             seccomp=None if opts.privileged else seccomp.oci_seccomp(caps),
             etc_files=etc,
+            user_mounts=mounts.oci,
         )
         spec["linux"]["cgroupsPath"] = cgroups.cgroups_path(cid)
         if opts.resources is not None:
@@ -260,6 +266,7 @@ class ContainerService:
             "Path": proc.args[0],
             "Args": list(proc.args[1:]),
             "Image": str(image.id),
+            "Mounts": list(mounts.record),
             "Config": {
                 "Hostname": hostname,
                 "User": proc.user,
@@ -419,7 +426,8 @@ class ContainerService:
             self.wait(c, timeout=30)
         return c
 
-    def remove(self, ref: str, *, force: bool = False) -> Container:
+    def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> Container:
+        """`rm`; with `volumes` (`rm -v`) also the container's anonymous volumes."""
         c = self.get(ref)
         if c.running:
             if not force:
@@ -432,6 +440,10 @@ class ContainerService:
             with contextlib.suppress(ContainerError, Conflict):
                 self.wait(c, timeout=30)
         self.store.discard(c.dir.path)
+        if volumes:
+            from pycore.runtime.volumes import VolumeService
+
+            VolumeService(self.store).remove_anonymous(c.record)
         cgroups.remove(c.id)
         cgroups.sweep()
         return c

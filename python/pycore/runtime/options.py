@@ -10,6 +10,7 @@ from typing import Literal
 
 from pycore.errors import UsageError
 from pycore.runtime.cgroups import Resources
+from pycore.runtime.mounts import MountSpec
 from pycore.runtime.restart import RestartPolicy
 
 NetworkMode = Literal["none", "host", "default"]
@@ -35,6 +36,7 @@ class RunOptions:
     cap_drop: tuple[str, ...] = ()
     no_new_privileges: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    mounts: tuple[MountSpec, ...] = ()
     resources: Resources | None = None
     restart: RestartPolicy = field(default_factory=RestartPolicy)
 

@@ -211,6 +211,18 @@ def _mounts(opts: RunOptions, etc_files: Mapping[str, str]) -> list[dict[str, An
     return mounts
 
 
+def _with_user_mounts(
+    defaults: list[dict[str, Any]], user: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    # Shallower first, so /etc/hosts lands on a volume mounted at /etc (Docker sorts too);
+    # the sort is stable, keeping /dev before /dev/pts.
+    if not user:
+        return defaults
+    taken = {m["destination"] for m in user}
+    out = [m for m in defaults if m["destination"] not in taken] + [dict(m) for m in user]
+    return sorted(out, key=lambda m: len([p for p in m["destination"].split("/") if p]))
+
+
 def build_spec(
     image_config: Mapping[str, Any],
     opts: RunOptions,
@@ -220,10 +232,13 @@ def build_spec(
     user: ResolvedUser,
     seccomp: Mapping[str, Any] | None,
     etc_files: Mapping[str, str] | None = None,
+    user_mounts: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The `config.json` of a container. `user` is `-u`/User resolved against the image's
     passwd and group files; `seccomp` the OCI form of the profile (None: unconfined);
-    `etc_files` maps /etc/hosts, /etc/hostname, /etc/resolv.conf to the host files to bind."""
+    `etc_files` maps /etc/hosts, /etc/hostname, /etc/resolv.conf to the host files to bind;
+    `user_mounts` (volumes, binds, tmpfs; see `runtime.volumes.prepare`) come last, replacing
+    a default mount at the same destination."""
     proc = resolve_process(image_config, opts)
     env = [f"HOSTNAME={hostname}", *proc.env]
     env = merge_env(env, [])
@@ -261,7 +276,7 @@ def build_spec(
             },
             "noNewPrivileges": opts.no_new_privileges,
         },
-        "mounts": _mounts(opts, etc_files or {}),
+        "mounts": _with_user_mounts(_mounts(opts, etc_files or {}), user_mounts),
         "linux": linux,
         "annotations": {
             ANNOTATION_LOWERDIRS: ":".join(rootfs.lowerdirs),

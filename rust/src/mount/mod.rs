@@ -5,6 +5,7 @@
 // MS_* and friends are `c_ulong`: the casts to u64 matter on 32-bit targets.
 #![allow(clippy::unnecessary_cast)]
 
+pub mod detached;
 pub mod options;
 
 use crate::sys::{Errno, FdPath, SysResult, Syscall};

@@ -4,6 +4,7 @@
 mod errors;
 mod exec;
 mod layer;
+mod mount;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -27,6 +28,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(layer::unpack_layer, m)?)?;
     m.add_function(wrap_pyfunction!(layer::pack_layer, m)?)?;
     runtime::register(m)?;
+    mount::register(m)?;
     exec::register(m)?;
     Ok(())
 }
