@@ -165,7 +165,7 @@ fn overlay(spec: &Spec) -> Result<Option<Overlay>, Error> {
     )?))
 }
 
-fn exec_candidates(arg0: &str, env: &[String]) -> Result<Vec<CString>, Error> {
+pub(crate) fn exec_candidates(arg0: &str, env: &[String]) -> Result<Vec<CString>, Error> {
     if arg0.contains('/') {
         return Ok(vec![cstring(arg0)?]);
     }
