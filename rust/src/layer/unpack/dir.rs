@@ -18,8 +18,8 @@ const OPEN: OFlags = OFlags::RDONLY
 /// Creates (or keeps, if already a directory) the directory `path`.
 pub fn make(x: &mut Extractor<'_>, e: &Entry, path: &[u8]) -> Result<(), LayerError> {
     let (parent, base) = name::split(path);
-    let fd = ensure(x, e, parent, base)?;
-    meta::apply_dir(fd.as_fd(), e, x.chown, path)?;
+    let (fd, chown) = open_or_create(x, e, parent, base)?;
+    meta::apply_dir(fd.as_fd(), e, chown, path)?;
     x.dirs.push(DeferredDir {
         path: path.to_vec(),
         mode: e.mode,
@@ -35,11 +35,24 @@ pub fn ensure(
     parent: &[u8],
     base: &[u8],
 ) -> Result<OwnedFd, LayerError> {
+    open_or_create(x, e, parent, base).map(|(fd, _)| fd)
+}
+
+/// `ensure`, and whether the directory still needs a chown to the entry's owner (one that
+/// existed does; one just created may already be owned right).
+fn open_or_create(
+    x: &mut Extractor<'_>,
+    e: &Entry,
+    parent: &[u8],
+    base: &[u8],
+) -> Result<(OwnedFd, bool), LayerError> {
     let dir = x.parent(e, parent)?;
     let fail = |op, errno| LayerError::fs(&e.unsafe_name, op, base, errno);
+    let mut chown = x.needs_chown(&dir, e);
     match fs::mkdirat(dir.as_fd(), base, Mode::from_raw_mode(0o700)) {
         Ok(()) => {}
         Err(Errno::EXIST) => {
+            chown = x.chown;
             let st = fs::statat(dir.as_fd(), base, AtFlags::SYMLINK_NOFOLLOW)
                 .map_err(|x| fail("stat", x))?;
             if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
@@ -50,7 +63,8 @@ pub fn ensure(
         }
         Err(errno) => return Err(fail("mkdir", errno)),
     }
-    fs::openat(dir.as_fd(), base, OPEN, Mode::empty()).map_err(|x| fail("open", x))
+    let fd = fs::openat(dir.as_fd(), base, OPEN, Mode::empty()).map_err(|x| fail("open", x))?;
+    Ok((fd, chown))
 }
 
 /// A directory entry for the root itself (`./`): its metadata applies to `dest`.

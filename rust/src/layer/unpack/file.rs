@@ -22,14 +22,22 @@ pub fn write(
 ) -> Result<(), LayerError> {
     let dir = x.parent(e, parent)?;
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    // Created with its final mode when that is what open(2) will give (most files: 0644 or
+    // 0755 under umask 022), else 0600 and chmod after chown.
+    let exact = x.creator.creates_exact(&dir, e.mode);
+    let mode = Mode::from_raw_mode(if exact { e.mode } else { 0o600 });
     let fd = x.create_replacing(e, dir.as_fd(), name, "create", || {
-        fs::openat(dir.as_fd(), name, flags, Mode::from_raw_mode(0o600))
+        fs::openat(dir.as_fd(), name, flags, mode)
     })?;
     copy(src, fd.as_fd(), e.size).map_err(|r| match r {
         Copy::Stream(s) => s,
         Copy::Write(errno) => LayerError::fs(&e.unsafe_name, "write", name, errno),
     })?;
-    meta::apply_fd(fd.as_fd(), e, x.chown, name)
+    let fix = meta::Fixups {
+        chown: x.needs_chown(&dir, e),
+        chmod: !exact,
+    };
+    meta::apply_fd(fd.as_fd(), e, fix, name)
 }
 
 enum Copy {

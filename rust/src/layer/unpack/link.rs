@@ -17,11 +17,10 @@ pub fn symlink(
     name: &[u8],
 ) -> Result<(), LayerError> {
     let dir = x.parent(e, parent)?;
-    x.forget_parent();
     x.create_replacing(e, dir.as_fd(), name, "symlink", || {
         fs::symlinkat(e.unsafe_link.as_slice(), dir.as_fd(), name)
     })?;
-    meta::apply_at(dir.as_fd(), name, e, x.chown, true)
+    meta::apply_at(dir.as_fd(), name, e, x.needs_chown(&dir, e), true)
 }
 
 /// Links `name` in `parent` to the entry's target inside the root.

@@ -28,14 +28,23 @@ fn ids(e: &Entry) -> Result<(Uid, Gid), LayerError> {
     Ok((Uid::from_raw(uid), Gid::from_raw(gid)))
 }
 
-/// Owner, mode, allowed xattrs and times of an open regular file.
-pub fn apply_fd(fd: BorrowedFd<'_>, e: &Entry, chown: bool, path: &[u8]) -> Result<(), LayerError> {
+/// Which of owner and mode a freshly created node still needs (see `parent::Creator`).
+#[derive(Clone, Copy)]
+pub struct Fixups {
+    pub chown: bool,
+    pub chmod: bool,
+}
+
+/// Owner and mode as `fix` says, then allowed xattrs and times, of an open regular file.
+pub fn apply_fd(fd: BorrowedFd<'_>, e: &Entry, fix: Fixups, path: &[u8]) -> Result<(), LayerError> {
     let fail = |op, errno| LayerError::fs(&e.unsafe_name, op, path, errno);
-    if chown {
+    if fix.chown {
         let (u, g) = ids(e)?;
         fs::fchown(fd, Some(u), Some(g)).map_err(|x| fail("chown", x))?;
     }
-    fs::fchmod(fd, Mode::from_raw_mode(e.mode)).map_err(|x| fail("chmod", x))?;
+    if fix.chmod {
+        fs::fchmod(fd, Mode::from_raw_mode(e.mode)).map_err(|x| fail("chmod", x))?;
+    }
     xattrs(fd, e, path)?;
     fs::futimens(fd, &times(e)).map_err(|x| fail("utimensat", x))
 }

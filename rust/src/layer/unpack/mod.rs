@@ -6,6 +6,7 @@ mod file;
 mod link;
 mod meta;
 mod node;
+mod parent;
 mod replace;
 #[cfg(test)]
 mod tests;
@@ -17,7 +18,7 @@ use super::stream::{self, Source, TarStream};
 use super::tar::{self, Entry, Kind};
 use super::{Compression, LayerDigests};
 use crate::fsx::Root;
-use rustix::fd::OwnedFd;
+use parent::{Creator, Parent};
 use rustix::io::Errno;
 use std::collections::HashSet;
 use std::fs::File;
@@ -139,11 +140,17 @@ pub(crate) struct Extractor<'r> {
     /// Paths this layer wrote, with their ancestors: whiteouts only hide earlier layers.
     written: HashSet<Box<[u8]>>,
     dirs: Vec<DeferredDir>,
-    /// The last parent directory opened, by path; dropped whenever anything is removed.
-    parent_cache: Option<(Vec<u8>, Rc<OwnedFd>)>,
+    /// The last parent directories opened, by path, most recent last (tar streams visit a
+    /// directory, its subdirectories, then go back to it); dropped whenever anything is removed.
+    parents: Vec<(Vec<u8>, Rc<Parent>)>,
+    /// Whether to apply ownership (only root can).
     chown: bool,
+    creator: Creator,
     entries: u64,
 }
+
+/// Parent directories kept open by `Extractor::parent`.
+const PARENTS: usize = 8;
 
 impl<'r> Extractor<'r> {
     fn new(root: &'r Root, format: WhiteoutFormat) -> Self {
@@ -152,8 +159,9 @@ impl<'r> Extractor<'r> {
             format,
             written: HashSet::new(),
             dirs: Vec::new(),
-            parent_cache: None,
+            parents: Vec::with_capacity(PARENTS),
             chown: rustix::process::geteuid().is_root(),
+            creator: Creator::current(),
             entries: 0,
         }
     }
@@ -206,25 +214,38 @@ impl<'r> Extractor<'r> {
     }
 
     /// The parent directory `rel`, created (0755) where missing, resolved beneath the root.
-    fn parent(&mut self, e: &Entry, rel: &[u8]) -> Result<Rc<OwnedFd>, LayerError> {
-        if let Some((p, fd)) = &self.parent_cache {
-            if p == rel {
-                return Ok(fd.clone());
-            }
+    ///
+    /// A cached fd stays valid while nothing is removed or replaced: creating a new name
+    /// cannot change how an existing path resolves, as every component of a cached path
+    /// existed when it was resolved.
+    fn parent(&mut self, e: &Entry, rel: &[u8]) -> Result<Rc<Parent>, LayerError> {
+        if let Some(i) = self.parents.iter().rposition(|(p, _)| p == rel) {
+            let hit = self.parents.remove(i);
+            let fd = hit.1.clone();
+            self.parents.push(hit);
+            return Ok(fd);
         }
         let fd = self
             .root
             .make_dirs(rel)
-            .map(Rc::new)
             .map_err(|errno| LayerError::fs(&e.unsafe_name, "open parent", rel, errno))?;
-        self.parent_cache = Some((rel.to_vec(), fd.clone()));
-        Ok(fd)
+        let parent = Rc::new(self.creator.parent(fd));
+        if self.parents.len() == PARENTS {
+            self.parents.remove(0);
+        }
+        self.parents.push((rel.to_vec(), parent.clone()));
+        Ok(parent)
     }
 
-    /// Something was removed or a symlink created: a cached parent may no longer be what its
-    /// path resolves to.
+    /// Something was removed or replaced: a cached parent may no longer be what its path
+    /// resolves to.
     fn forget_parent(&mut self) {
-        self.parent_cache = None;
+        self.parents.clear();
+    }
+
+    /// Whether a node just created in `p` must still be chowned to the entry's owner.
+    fn needs_chown(&self, p: &Parent, e: &Entry) -> bool {
+        self.chown && self.creator.needs_chown(p, e.uid, e.gid)
     }
 
     fn mark_written(&mut self, path: &[u8]) {

@@ -23,5 +23,5 @@ pub fn make(
     x.create_replacing(e, dir.as_fd(), name, "mknod", || {
         fs::mknodat(dir.as_fd(), name, ty, Mode::from_raw_mode(0o600), dev)
     })?;
-    meta::apply_at(dir.as_fd(), name, e, x.chown, false)
+    meta::apply_at(dir.as_fd(), name, e, x.needs_chown(&dir, e), false)
 }

@@ -12,12 +12,16 @@ impl Tar {
     fn new() -> Self {
         Tar(Vec::new())
     }
-    fn entry(mut self, path: &str, typeflag: u8, link: &str, data: &[u8]) -> Self {
+    fn entry(self, path: &str, typeflag: u8, link: &str, data: &[u8]) -> Self {
+        let mode = if typeflag == b'5' { 0o755 } else { 0o644 };
+        self.entry_mode(path, typeflag, link, data, mode)
+    }
+    fn entry_mode(mut self, path: &str, typeflag: u8, link: &str, data: &[u8], mode: u32) -> Self {
         let m = Meta {
             path: path.as_bytes(),
             link: link.as_bytes(),
             typeflag,
-            mode: if typeflag == b'5' { 0o755 } else { 0o644 },
+            mode,
             uid: 0,
             gid: 0,
             size: data.len() as u64,
@@ -363,4 +367,41 @@ fn later_entries_replace_earlier_ones() {
     assert!(std::fs::symlink_metadata(s.dest().join("y"))
         .unwrap()
         .is_file());
+}
+
+/// Nodes are created with their final mode and owner when open(2)/mkdir(2) give exactly that,
+/// so check the cases where they do not: modes the umask cuts, setuid bits, and a setgid
+/// directory handing its group to new nodes.
+#[test]
+fn modes_and_owners_survive_umask_and_setgid_parents() {
+    use std::os::unix::fs::MetadataExt;
+    let s = Scratch::new();
+    std::os::unix::fs::chown(s.dest(), None, Some(4321)).unwrap();
+    let setgid = std::os::unix::fs::PermissionsExt::from_mode(0o2755);
+    std::fs::set_permissions(s.dest(), setgid).unwrap();
+    let tar = Tar::new()
+        .entry_mode("plain", b'0', "", b"x", 0o644)
+        .entry_mode("writable", b'0', "", b"x", 0o666)
+        .entry_mode("suid", b'0', "", b"x", 0o4755)
+        .entry_mode("private", b'0', "", b"x", 0o600)
+        .entry_mode("d", b'5', "", b"", 0o775)
+        .entry_mode("d/f", b'0', "", b"x", 0o664)
+        .symlink("l", "plain")
+        .end();
+    s.unpack(&tar).unwrap();
+    let want = [
+        ("plain", 0o644),
+        ("writable", 0o666),
+        ("suid", 0o4755),
+        ("private", 0o600),
+        ("d", 0o775),
+        ("d/f", 0o664),
+    ];
+    for (name, mode) in want {
+        let m = std::fs::symlink_metadata(s.dest().join(name)).unwrap();
+        assert_eq!(m.mode() & 0o7777, mode, "{name}");
+        assert_eq!((m.uid(), m.gid()), (0, 0), "{name}");
+    }
+    let l = std::fs::symlink_metadata(s.dest().join("l")).unwrap();
+    assert_eq!((l.uid(), l.gid()), (0, 0));
 }
