@@ -1,25 +1,31 @@
-//! The two halves of the unpack pipeline.
+//! The unpack pipeline: three threads joined by bounded channels, so memory stays bounded
+//! (about 10 MiB) whatever the layer size.
 //!
-//! A reader thread decompresses the blob and hashes and counts the compressed bytes, handing
-//! 1 MiB chunks of tar over a bounded channel (so memory stays bounded whatever the layer
-//! size); the extracting thread hashes the tar (diff_id) as chunks arrive and parses it.
-//! Spent chunks travel back to be refilled, so steady state allocates nothing.
+//! ```text
+//! reader:    read the blob in 256 KiB blocks, decompress into 1 MiB chunks of tar
+//!              │ blocks and chunks, in order
+//! hasher:    sha256 of the blocks (digest) and of the chunks (diff_id)
+//!              │ chunks
+//! extractor: parse the tar, write entries (the caller's thread, `TarStream`)
+//! ```
+//!
+//! The two sha256 streams cost about as much CPU as the decoder or the extraction syscalls,
+//! so on two cores the scheduler can keep both busy. Spent blocks and chunks travel back to the
+//! reader to be refilled, so steady state allocates nothing.
 
-use super::error::{LayerError, MismatchKind};
+mod hasher;
+mod reader;
+
+use super::error::LayerError;
 use super::Compression;
-use crate::digest::format_sha256;
-use sha2::{Digest as _, Sha256};
 use std::fs::File;
-use std::io::{self, BufReader, Read};
-use std::sync::mpsc::{sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, Sender};
 use std::thread::JoinHandle;
 
-/// Bytes per chunk handed between the threads.
+/// Bytes per chunk of tar handed between the threads.
 pub const CHUNK: usize = 1 << 20;
-/// Chunks in flight; with the recycled ones this bounds the pipeline to a few MiB.
+/// Messages queued per channel.
 const DEPTH: usize = 4;
-/// Read size from the blob file beneath the decoder.
-const READ_BUF: usize = 256 << 10;
 
 /// A filled buffer of tar bytes and the compressed bytes read so far.
 pub struct Chunk {
@@ -28,245 +34,90 @@ pub struct Chunk {
     compressed: u64,
 }
 
-/// What the reader thread learnt about the blob as stored.
+/// What the reader hands the hasher, in stream order.
+enum Msg {
+    /// A block of the blob as stored, with its length (compressed blobs only: a plain tar is
+    /// hashed once, as chunks).
+    Blob(Vec<u8>, usize),
+    /// A chunk of tar for the extractor, or the reader's error.
+    Tar(Result<Chunk, LayerError>),
+}
+
+/// What the pipeline learnt about the blob.
 pub struct Stored {
+    /// `sha256:<hex>` of the blob as stored.
     pub digest: String,
+    /// `sha256:<hex>` of the tar.
+    pub diff_id: String,
     pub size: u64,
 }
 
-/// The reader thread's handle and its two channels.
+/// The channels the extracting side holds, and the threads feeding it.
 pub struct Pipeline {
     pub chunks: Receiver<Result<Chunk, LayerError>>,
     pub recycle: Sender<Vec<u8>>,
-    pub thread: JoinHandle<Result<Stored, LayerError>>,
+    pub threads: Threads,
 }
 
-/// Hashes and counts every byte read from the blob; fails once more than `limit` is read.
-struct Counting {
-    file: File,
-    hasher: Sha256,
-    count: u64,
-    limit: Option<u64>,
+/// The reader and hasher threads.
+pub struct Threads {
+    reader: JoinHandle<Result<u64, LayerError>>,
+    hasher: JoinHandle<hasher::Hashes>,
 }
 
-impl Read for Counting {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.file.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        match self.limit {
-            Some(limit) if self.count > limit => Err(io::Error::other(OverLimit)),
-            _ => Ok(n),
-        }
-    }
-}
-
-/// Marker inside an io::Error: the blob is longer than the announced size.
-#[derive(Debug)]
-struct OverLimit;
-impl std::fmt::Display for OverLimit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("blob longer than announced")
-    }
-}
-impl std::error::Error for OverLimit {}
-
-enum Decoder {
-    Gzip(Box<flate2::bufread::MultiGzDecoder<BufReader<Counting>>>),
-    Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<Counting>>>),
-    Plain(Counting),
-}
-
-impl Decoder {
-    fn new(c: Compression, counting: Counting) -> io::Result<Decoder> {
-        let buffered = |c| BufReader::with_capacity(READ_BUF, c);
-        Ok(match c {
-            Compression::Gzip => Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(
-                buffered(counting),
-            ))),
-            Compression::Zstd => Decoder::Zstd(Box::new(zstd::stream::read::Decoder::with_buffer(
-                buffered(counting),
-            )?)),
-            Compression::None => Decoder::Plain(counting),
+impl Threads {
+    /// Waits for both threads. Call after the extracting side drained its channel (then the
+    /// digests cover every byte) or dropped it (then the threads stop early).
+    pub fn join(self) -> Result<Stored, LayerError> {
+        let panicked = |what: &str| LayerError::Invalid(format!("{what} thread panicked"));
+        let size = self.reader.join().map_err(|_| panicked("reader"));
+        let hashes = self.hasher.join().map_err(|_| panicked("hashing"))?;
+        Ok(Stored {
+            size: size??,
+            digest: hashes.blob.unwrap_or_else(|| hashes.tar.clone()),
+            diff_id: hashes.tar,
         })
     }
-
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Decoder::Gzip(d) => d.read(buf),
-            Decoder::Zstd(d) => d.read(buf),
-            Decoder::Plain(c) => c.read(buf),
-        }
-    }
-
-    fn counting(&mut self) -> &mut Counting {
-        match self {
-            Decoder::Gzip(d) => d.get_mut().get_mut(),
-            Decoder::Zstd(d) => d.get_mut().get_mut(),
-            Decoder::Plain(c) => c,
-        }
-    }
 }
 
-/// Starts the reader thread over `file`, already known to hold `compression`.
+/// Starts the reader and hasher threads over `file`, already known to hold `compression`.
 pub fn spawn(
     file: File,
     compression: Compression,
     size: Option<u64>,
     path: String,
 ) -> Result<Pipeline, LayerError> {
-    let (tx, chunks) = sync_channel(DEPTH);
-    let (recycle, spent) = std::sync::mpsc::channel();
-    let counting = Counting {
-        file,
-        hasher: Sha256::new(),
-        count: 0,
-        limit: size,
+    let spawn_err = |source| LayerError::Io {
+        op: "spawn pipeline thread",
+        path: String::new(),
+        source,
     };
-    let thread = std::thread::Builder::new()
+    let (to_hasher, from_reader) = sync_channel::<Msg>(DEPTH);
+    let (to_extractor, chunks) = sync_channel(DEPTH);
+    let (recycle, spent_chunks) = std::sync::mpsc::channel();
+    let (hashed_blocks, spent_blocks) = std::sync::mpsc::channel();
+    let hash_blocks = compression != Compression::None;
+    let reader = std::thread::Builder::new()
         .name("pycore-layer-read".into())
-        .spawn(move || read_all(counting, compression, size, &path, &tx, &spent))
-        .map_err(|source| LayerError::Io {
-            op: "spawn reader thread",
-            path: String::new(),
-            source,
-        })?;
+        .spawn(move || {
+            let hand_over = hash_blocks.then(|| (to_hasher.clone(), spent_blocks));
+            let blocks = reader::Blocks::new(file, size, hand_over);
+            let r = reader::Reader {
+                to_hasher,
+                spent_chunks,
+            };
+            r.run(blocks, compression, size, &path)
+        })
+        .map_err(spawn_err)?;
+    let hasher = std::thread::Builder::new()
+        .name("pycore-layer-hash".into())
+        .spawn(move || hasher::run(hash_blocks, from_reader, &to_extractor, &hashed_blocks))
+        .map_err(spawn_err)?;
     Ok(Pipeline {
         chunks,
         recycle,
-        thread,
+        threads: Threads { reader, hasher },
     })
-}
-
-fn read_all(
-    counting: Counting,
-    compression: Compression,
-    size: Option<u64>,
-    path: &str,
-    tx: &SyncSender<Result<Chunk, LayerError>>,
-    spent: &Receiver<Vec<u8>>,
-) -> Result<Stored, LayerError> {
-    let result = pump(counting, compression, tx, spent);
-    let mapped = result.map_err(|e| map_read_error(e, compression, size, path));
-    if let Err(e) = &mapped {
-        // The extractor learns of the failure through the channel; the returned copy is
-        // for whoever joins the thread.
-        let _ = tx.send(Err(clone_error(e)));
-    }
-    mapped
-}
-
-fn pump(
-    counting: Counting,
-    compression: Compression,
-    tx: &SyncSender<Result<Chunk, LayerError>>,
-    spent: &Receiver<Vec<u8>>,
-) -> io::Result<Stored> {
-    let mut dec = Decoder::new(compression, counting)?;
-    loop {
-        let mut data = spent.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
-        let mut filled = 0;
-        while filled < CHUNK {
-            match dec.read(&mut data[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let compressed = dec.counting().count;
-        if filled > 0
-            && tx
-                .send(Ok(Chunk {
-                    data,
-                    filled,
-                    compressed,
-                }))
-                .is_err()
-        {
-            // The extractor stopped (it has its own error to report).
-            return Err(io::Error::other(Stopped));
-        }
-        if filled < CHUNK {
-            break;
-        }
-    }
-    // Trailing bytes after the compressed stream still belong to the blob and its digest.
-    let c = dec.counting();
-    io::copy(c, &mut io::sink())?;
-    let hasher = std::mem::take(&mut c.hasher);
-    Ok(Stored {
-        digest: format_sha256(&hasher.finalize()),
-        size: c.count,
-    })
-}
-
-/// Marker: the extracting side hung up first.
-#[derive(Debug)]
-struct Stopped;
-impl std::fmt::Display for Stopped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("extraction stopped")
-    }
-}
-impl std::error::Error for Stopped {}
-
-fn map_read_error(e: io::Error, c: Compression, size: Option<u64>, path: &str) -> LayerError {
-    let inner = e.get_ref();
-    if inner.is_some_and(|i| i.is::<OverLimit>()) {
-        return LayerError::Mismatch {
-            kind: MismatchKind::Size,
-            expected: size.unwrap_or(0).to_string(),
-            actual: format!("more than {}", size.unwrap_or(0)),
-        };
-    }
-    if inner.is_some_and(|i| i.is::<Stopped>()) {
-        return LayerError::Aborted;
-    }
-    match (c, e.kind()) {
-        (Compression::Gzip, io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData)
-        | (Compression::Gzip, io::ErrorKind::UnexpectedEof) => LayerError::Decompress {
-            compression: "gzip",
-            source: e,
-        },
-        (Compression::Zstd, k) if k != io::ErrorKind::PermissionDenied => LayerError::Decompress {
-            compression: "zstd",
-            source: e,
-        },
-        _ => LayerError::Io {
-            op: "read",
-            path: path.to_owned(),
-            source: e,
-        },
-    }
-}
-
-/// A copy of an error for the second recipient (io::Error is not Clone).
-fn clone_error(e: &LayerError) -> LayerError {
-    match e {
-        LayerError::Mismatch {
-            kind,
-            expected,
-            actual,
-        } => LayerError::Mismatch {
-            kind: *kind,
-            expected: expected.clone(),
-            actual: actual.clone(),
-        },
-        LayerError::Decompress {
-            compression,
-            source,
-        } => LayerError::Decompress {
-            compression,
-            source: io::Error::new(source.kind(), source.to_string()),
-        },
-        LayerError::Io { op, path, source } => LayerError::Io {
-            op,
-            path: path.clone(),
-            source: io::Error::new(source.kind(), source.to_string()),
-        },
-        _ => LayerError::Aborted,
-    }
 }
 
 /// Bytes are pulled from the tar stream through this (see `tar::next_entry`).
@@ -313,15 +164,13 @@ pub trait Source {
     }
 }
 
-/// The extracting side: receives chunks, hashes the tar, reports progress.
+/// The extracting side: receives chunks of tar, reports progress.
 pub struct TarStream<'p> {
     chunks: Receiver<Result<Chunk, LayerError>>,
     recycle: Sender<Vec<u8>>,
     cur: Option<Chunk>,
     pos: usize,
     offset: u64,
-    /// None when the blob is uncompressed: the diff_id is then the digest.
-    hasher: Option<Sha256>,
     progress: Option<&'p mut dyn FnMut(u64) -> bool>,
     next_report: u64,
     ended: bool,
@@ -331,21 +180,18 @@ pub struct TarStream<'p> {
 const REPORT_EVERY: u64 = 4 << 20;
 
 impl<'p> TarStream<'p> {
-    /// The receiving end of `p`; `hash` says whether to hash the tar here.
+    /// The receiving end of a pipeline's channels.
     pub fn new(
         chunks: Receiver<Result<Chunk, LayerError>>,
         recycle: Sender<Vec<u8>>,
-        hash: bool,
         progress: Option<&'p mut dyn FnMut(u64) -> bool>,
     ) -> Self {
-        let hasher = hash.then(Sha256::new);
         TarStream {
             chunks,
             recycle,
             cur: None,
             pos: 0,
             offset: 0,
-            hasher,
             progress,
             next_report: REPORT_EVERY,
             ended: false,
@@ -353,12 +199,12 @@ impl<'p> TarStream<'p> {
     }
 
     /// Consumes the rest of the stream (after the end-of-archive marker) so the digests
-    /// cover every byte; returns the diff_id when this side hashed it.
-    pub fn drain(&mut self) -> Result<Option<String>, LayerError> {
+    /// cover every byte.
+    pub fn drain(&mut self) -> Result<(), LayerError> {
         while self.fill()? {
             self.pos = self.cur.as_ref().map_or(0, |c| c.filled);
         }
-        Ok(self.hasher.take().map(|h| format_sha256(&h.finalize())))
+        Ok(())
     }
 
     fn report(&mut self, compressed: u64) -> Result<(), LayerError> {
@@ -392,9 +238,6 @@ impl Source for TarStream<'_> {
             }
             match self.chunks.recv() {
                 Ok(Ok(c)) => {
-                    if let Some(h) = self.hasher.as_mut() {
-                        h.update(&c.data[..c.filled]);
-                    }
                     let compressed = c.compressed;
                     self.cur = Some(c);
                     self.pos = 0;

@@ -77,20 +77,16 @@ pub fn unpack(
     let root = Root::open(dest)
         .map_err(|e| crate::fsx::FsError::new("open", dest.as_os_str().as_encoded_bytes(), e))?;
     let pipe = stream::spawn(file, compression, opts.size, blob_name.clone())?;
-    let hash_tar = compression != Compression::None;
-    let mut src = TarStream::new(pipe.chunks, pipe.recycle, hash_tar, opts.progress);
+    let mut src = TarStream::new(pipe.chunks, pipe.recycle, opts.progress);
     let mut x = Extractor::new(&root, opts.whiteouts);
     let run = x.run(&mut src).and_then(|()| src.drain());
     drop(src);
-    let stored = pipe
-        .thread
-        .join()
-        .map_err(|_| LayerError::Invalid("reader thread panicked".into()));
-    let diff_id = run?;
-    let stored = stored??;
+    let stored = pipe.threads.join();
+    run?;
+    let stored = stored?;
     x.finish_dirs()?;
     let digests = LayerDigests {
-        diff_id: diff_id.unwrap_or_else(|| stored.digest.clone()),
+        diff_id: stored.diff_id,
         digest: stored.digest,
         size: stored.size,
         compression,
