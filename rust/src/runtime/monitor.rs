@@ -66,7 +66,10 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
     } else {
         &[report]
     };
-    process::close_all_except(keep);
+    // The network namespace the init joins stays open for it (and for its restarts).
+    let netns = plan.netns.as_ref().map(|fd| fd.as_raw_fd());
+    let keep: Vec<RawFd> = keep.iter().copied().chain(netns).collect();
+    process::close_all_except(&keep);
     let null = process::open_dev_null(libc::O_RDWR)?;
     process::dup_to(null.as_raw_fd(), 0, true)?;
     if !req.attach {
