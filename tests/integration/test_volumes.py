@@ -150,3 +150,16 @@ def test_host_files_are_untouched_by_container_writes(pc: Run) -> None:
     r = pc("run", "--rm", "-v", "w1:/etc", "busybox", "sh", "-c", "echo x > /etc/pycore-test")
     assert r.returncode == 0, r.stderr
     assert os.listdir("/etc") == before
+
+
+def test_a_bind_target_symlinked_to_etc_stays_in_the_root(pc: Run, tmp_path: Path) -> None:
+    assert pc("run", "--name", "lnk", "busybox", "ln", "-s", "/etc", "/x").returncode == 0
+    assert pc("commit", "lnk", "linked:1").returncode == 0
+    (tmp_path / "pycore-marker").write_text("m\n")
+    host_etc = sorted(os.listdir("/etc"))
+    r = pc("run", "--rm", "-v", f"{tmp_path}:/x", "linked:1", "cat", "/etc/pycore-marker")
+    # The mount landed on the container's own /etc (the link resolved inside the root).
+    assert (r.returncode, r.stdout) == (0, "m\n"), r.stderr
+    assert sorted(os.listdir("/etc")) == host_etc
+    assert pc("rm", "lnk").returncode == 0
+    assert pc("rmi", "linked:1").returncode == 0

@@ -15,9 +15,13 @@ from pycore.settings import Settings
 # Top-level command or group name -> the `pycore.cli` modules that add to it. A test checks this
 # table against what the modules really register, so a new command cannot be left out.
 LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
-    "container": ("containers", "container_ops"),
+    "commit": ("container_fs",),
+    "container": ("containers", "container_fs", "container_ops"),
+    "cp": ("container_fs",),
     "create": ("containers",),
+    "diff": ("container_fs",),
     "exec": ("container_ops",),
+    "export": ("container_fs",),
     "image": ("images", "transfer"),
     "images": ("images",),
     "import": ("transfer",),
@@ -31,6 +35,7 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "ps": ("containers",),
     "pull": ("registry",),
     "push": ("registry",),
+    "rename": ("container_fs",),
     "rm": ("containers",),
     "rmi": ("images",),
     "run": ("containers",),

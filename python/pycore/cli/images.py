@@ -29,12 +29,15 @@ FORMAT_OPTION = click.option(
 
 
 def image_service(ctx: click.Context) -> ImageService:
-    """The ImageService of this invocation's store. The container commands' `in_use` hook,
-    once they exist, is plugged in here so that every image command honours it."""
+    """The ImageService of this invocation's store, with the containers' `in_use` hook so that
+    every image command (rmi, image prune) spares an image a container uses."""
     from pycore.image import ImageService
+    from pycore.runtime.containers import ContainerService
+    from pycore.runtime.housekeeping import image_in_use
     from pycore.store.store import Store
 
-    return ImageService(Store.open(settings(ctx).root))
+    store = Store.open(settings(ctx).root)
+    return ImageService(store, in_use=image_in_use(ContainerService(store)))
 
 
 # -- images / image ls -----------------------------------------------------------------------
