@@ -228,14 +228,38 @@ def rm_cmd(ctx: click.Context, force: bool, volumes: bool, containers: tuple[str
 
 
 @_both("logs")
-@click.option("-t", "--timestamps", is_flag=True)
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output until the container exits.")
+@click.option("-n", "--tail", default="all", help="Lines from the end of the log (or all).")
+@click.option("--since", help="Since a timestamp (2013-01-02T13:23:37Z) or duration (42m).")
+@click.option("--until", help="Before a timestamp or duration (42m ago).")
 @click.argument("container")
 @click.pass_context
-def logs_cmd(ctx: click.Context, timestamps: bool, container: str) -> None:
+def logs_cmd(
+    ctx: click.Context,
+    timestamps: bool,
+    follow: bool,
+    tail: str,
+    since: str | None,
+    until: str | None,
+    container: str,
+) -> None:
     """Fetch the logs of a container."""
-    for stream, when, text in service(ctx).logs(container):
-        out = sys.stdout if stream == "stdout" else sys.stderr
-        out.write(f"{when} {text}" if timestamps else text)
+    from pycore.runtime import logs, records
+
+    c = service(ctx).get(container)
+    entries = logs.read(
+        c.dir.log,
+        since=logs.parse_time(since) if since else None,
+        until=logs.parse_time(until) if until else None,
+        tail=logs.parse_tail(tail),
+        follow=(lambda: records.read_state(c.dir).status == "running") if follow else None,
+    )
+    for e in entries:
+        out = sys.stdout if e.stream == "stdout" else sys.stderr
+        out.write(f"{e.time} {e.text}" if timestamps else e.text)
+        if follow:
+            out.flush()
     sys.stdout.flush()
 
 
@@ -311,12 +335,26 @@ def _trunc(text: str, n: int) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("-f", "--filter", "filters", multiple=True, help="Filter (status=, name=, ...).")
+@click.option("-n", "--last", type=int, default=-1, help="Show n last created containers.")
+@click.option("-l", "--latest", is_flag=True, help="Show the latest created container.")
 @click.pass_context
-def ps_cmd(ctx: click.Context, show_all: bool, quiet: bool, no_trunc: bool, fmt: str) -> None:
+def ps_cmd(
+    ctx: click.Context,
+    show_all: bool,
+    quiet: bool,
+    no_trunc: bool,
+    fmt: str,
+    filters: tuple[str, ...],
+    last: int,
+    latest: bool,
+) -> None:
     """List containers."""
+    from pycore.runtime.ps import Filters, select
     from pycore.ui.output import emit_rows
 
-    found = service(ctx).list(all=show_all)
+    parsed = Filters.parse(filters)
+    found = select(service(ctx), parsed, show_all=show_all, last=1 if latest else last)
     if quiet:
         for c in found:
             click.echo(c.id if no_trunc else c.short_id)

@@ -133,6 +133,11 @@ def exec_in(service: ContainerService, ref: str, opts: ExecOptions) -> ExecResul
         )
     c = service.get(ref)
     pid, start = running_process(c)
+    from pycore.runtime import procs
+
+    if procs.is_paused(c):
+        # It would join the frozen cgroup and hang there.
+        raise ContainerNotRunning(f"Container {c.id} is paused, unpause the container before exec")
     spec = _spec(c)
     process = spec.get("process", {})
     env = merge_env(process.get("env", []), opts.env)

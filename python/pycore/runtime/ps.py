@@ -1,0 +1,138 @@
+"""`ps --filter`: Docker's container filters (`status`, `name`, `id`, `ancestor`, `label`,
+`exited`), AND between keys and OR between the values of one key, and `--last N`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from pycore.errors import UsageError
+
+if TYPE_CHECKING:
+    from pycore.runtime.containers import Container, ContainerService
+
+STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+KEYS = ("status", "name", "id", "ancestor", "label", "exited")
+
+
+class Listed(Protocol):
+    """What a filter looks at (a `pycore.runtime.containers.Container` fits)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def image(self) -> str: ...
+    @property
+    def image_id(self) -> str: ...
+    @property
+    def created(self) -> str: ...
+
+
+C = TypeVar("C", bound=Listed)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The facts of one container the filters need beyond its record."""
+
+    status: str
+    exit_code: int | None
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Parsed `--filter key=value` options: key -> accepted values."""
+
+    by_key: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def parse(cls, items: Sequence[str]) -> Filters:
+        found: dict[str, list[str]] = {}
+        for item in items:
+            key, eq, value = item.partition("=")
+            key = key.strip().lower()
+            if not eq:
+                raise UsageError(f"bad format of filter (expected name=value): {item!r}")
+            if key not in KEYS:
+                raise UsageError(f"invalid filter '{key}'")
+            if key == "status" and value not in STATUSES:
+                raise UsageError(f"invalid filter 'status={value}'")
+            if key == "exited" and not value.lstrip("-").isdigit():
+                raise UsageError(f"invalid filter 'exited={value}'")
+            if key == "name":
+                try:
+                    re.compile(value)
+                except re.error as e:
+                    raise UsageError(f"invalid filter 'name={value}': {e}") from e
+            found.setdefault(key, []).append(value)
+        return cls({k: tuple(v) for k, v in found.items()})
+
+    @property
+    def wants_all(self) -> bool:
+        """A status or exit-code filter looks at stopped containers too, without `-a`."""
+        return "status" in self.by_key or "exited" in self.by_key
+
+    def matches(self, c: Listed, facts: Facts) -> bool:
+        checks: dict[str, Callable[[str], bool]] = {
+            "status": lambda v: facts.status == v,
+            "name": lambda v: re.search(v, "/" + c.name) is not None,
+            "id": lambda v: c.id.startswith(v),
+            "ancestor": lambda v: _is_ancestor(v, c.image, c.image_id),
+            "label": lambda v: _has_label(v, facts.labels),
+            "exited": lambda v: facts.status == "exited" and facts.exit_code == int(v),
+        }
+        return all(any(map(checks[k], vals)) for k, vals in self.by_key.items())
+
+
+def _is_ancestor(value: str, image: str, image_id: str) -> bool:
+    """The container was created from `value`: a reference (`busybox` = `busybox:latest`)
+    or an image id (full, `sha256:`-prefixed or a prefix of at least 4 hex digits)."""
+    bare_id = image_id.removeprefix("sha256:")
+    wanted = value.removeprefix("sha256:")
+    if len(wanted) >= 4 and re.fullmatch(r"[0-9a-f]+", wanted) and bare_id.startswith(wanted):
+        return True
+
+    def norm(ref: str) -> str:
+        ref = ref.removeprefix("docker.io/").removeprefix("library/")
+        last = ref.rsplit("/", 1)[-1]
+        return ref if ":" in last or "@" in last else ref + ":latest"
+
+    return norm(value) == norm(image)
+
+
+def _has_label(value: str, labels: Mapping[str, str]) -> bool:
+    key, eq, want = value.partition("=")
+    if key not in labels:
+        return False
+    return not eq or labels[key] == want
+
+
+def last_n(containers: Sequence[C], n: int) -> list[C]:
+    """`--last N`: the N most recently created, whatever their state."""
+    return sorted(containers, key=lambda c: c.created, reverse=True)[: max(n, 0)]
+
+
+def select(
+    service: ContainerService, filters: Filters, *, show_all: bool = False, last: int = -1
+) -> list[Container]:
+    """`ps`: running containers (all with `show_all`, a status filter or `last`), filtered,
+    newest first, the `last` N when N >= 0."""
+    from pycore.runtime import procs
+
+    found = service.list(all=show_all or filters.wants_all or last >= 0)
+    if last >= 0:
+        found = last_n(found, last)
+    kept = []
+    for c in found:
+        status: str = "paused" if c.running and procs.is_paused(c) else c.state.status
+        if c.state.restarting:
+            status = "restarting"
+        labels = c.record.get("Config", {}).get("Labels") or {}
+        if filters.matches(c, Facts(status, c.state.exit_code, labels)):
+            kept.append(c)
+    return kept
