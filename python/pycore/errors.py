@@ -127,3 +127,11 @@ class ContainerNotRunning(Conflict):
     "container ... is not running" does."""
 
     exit_code = 1
+
+
+class NetworkError(PycoreError):
+    """Container networking could not be set up or torn down (an `ip`/`nft` step failed)."""
+
+
+class NetworkNotFound(NotFound):
+    """No network has this name or id."""

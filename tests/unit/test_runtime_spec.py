@@ -102,8 +102,12 @@ def test_names_and_networks() -> None:
             check_name(bad)
     assert parse_network(None) == "default"
     assert parse_network("host") == "host"
-    with pytest.raises(UsageError, match="not supported yet"):
-        parse_network("bridge")
+    assert parse_network("bridge") == "default"
+    assert parse_network("container:web") == "container:web"
+    assert parse_network("appnet") == "appnet"
+    for bad in ("container:", "-x", "a b"):
+        with pytest.raises(UsageError, match="invalid network"):
+            parse_network(bad)
 
 
 def test_spec_is_valid_and_docker_like() -> None:

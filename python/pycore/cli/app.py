@@ -32,6 +32,8 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "login": ("registry",),
     "logout": ("registry",),
     "logs": ("containers",),
+    "network": ("network",),
+    "port": ("network",),
     "ps": ("containers",),
     "pull": ("registry",),
     "pause": ("container_ops",),

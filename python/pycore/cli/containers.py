@@ -61,7 +61,15 @@ def _run_options(f: F) -> F:
         click.option("-h", "--hostname", help="Container host name."),
         click.option("--name", help="Assign a name to the container."),
         click.option("--rm", "auto_remove", is_flag=True, help="Remove the container on exit."),
-        click.option("--network", "--net", "network", help="none or host."),
+        click.option(
+            "--network", "--net", "network", help="bridge, none, host, container:NAME or NETWORK."
+        ),
+        click.option("-p", "--publish", multiple=True, help="[ip:][hostPort:]ctrPort[/proto]."),
+        click.option("-P", "--publish-all", is_flag=True, help="Publish every exposed port."),
+        click.option("--expose", multiple=True, help="Expose a port or a range of ports."),
+        click.option("--link", multiple=True, help="Link another container: name[:alias]."),
+        click.option("--network-alias", "--net-alias", multiple=True, help="Network-scoped alias."),
+        click.option("--ip", help="IPv4 address on a user-defined network."),
         click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
         click.option("--privileged", is_flag=True, help="Give extended privileges."),
         click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
@@ -87,6 +95,7 @@ def _run_options(f: F) -> F:
 
 def _options(kw: dict[str, Any]) -> RunOptions:
     from pycore.errors import UsageError
+    from pycore.network.ports import parse_expose, parse_publish
     from pycore.runtime import cgroups, restart
     from pycore.runtime.mounts import parse_all
     from pycore.runtime.options import RunOptions, env_entries, parse_network
@@ -106,6 +115,12 @@ def _options(kw: dict[str, Any]) -> RunOptions:
         user=kw["user"],
         hostname=kw["hostname"],
         network=parse_network(kw["network"]),
+        publish=tuple(b for spec in kw["publish"] for b in parse_publish(spec)),
+        publish_all=kw["publish_all"],
+        expose=tuple(p for spec in kw["expose"] for p in parse_expose(spec)),
+        links=tuple(kw["link"]),
+        network_aliases=tuple(kw["network_alias"]),
+        ip=kw["ip"],
         read_only=kw["read_only"],
         privileged=kw["privileged"],
         cap_add=tuple(kw["cap_add"]),

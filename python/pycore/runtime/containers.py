@@ -291,6 +291,9 @@ class ContainerService:
                 **(opts.resources or cgroups.Resources()).host_config(),
             },
         }
+        from pycore.network import wiring
+
+        wiring.record_fields(self.store, record, opts, image_cfg)
         with self.store.locked():
             taken = {c.name: c.id for c in self.list(all=True)}
             if name is None:
@@ -338,6 +341,9 @@ class ContainerService:
             return None
         c.dir.state.unlink(missing_ok=True)
         restart.clear_stopped(c.dir.state)
+        from pycore.network import wiring
+
+        wiring.before_start(self.store, c.id, c.record, c.dir.bundle)
         try:
             _, code = native.start_container(
                 c.dir.bundle,
@@ -347,10 +353,13 @@ class ContainerService:
                 remove=c.dir.path if c.auto_remove else None,
                 trash=self.store.layout.tmp,
             )
-        except ContainerError:
+        except BaseException:
+            wiring.after_exit(self.store, c.id, c.record)
             if c.auto_remove:
                 self.store.discard(c.dir.path)
             raise
+        if code is not None:
+            wiring.after_exit(self.store, c.id, c.record)
         return code
 
     def run(
@@ -424,6 +433,9 @@ class ContainerService:
         except ContainerError:
             self._signal(c, signals.SIGKILL)
             self.wait(c, timeout=30)
+        from pycore.network import wiring
+
+        wiring.after_exit(self.store, c.id, c.record)
         return c
 
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> Container:
@@ -439,6 +451,9 @@ class ContainerService:
             self._signal(c, signals.SIGKILL)
             with contextlib.suppress(ContainerError, Conflict):
                 self.wait(c, timeout=30)
+        from pycore.network import wiring
+
+        wiring.on_remove(self.store, c.id, c.record)
         self.store.discard(c.dir.path)
         if volumes:
             from pycore.runtime.volumes import VolumeService
@@ -486,6 +501,9 @@ class ContainerService:
         }
         out["RestartCount"] = s.restart_count
         out["LogPath"] = str(c.dir.log)
+        from pycore.network import wiring
+
+        out["NetworkSettings"] = wiring.settings(self.store, c.id, c.record)
         return out
 
 

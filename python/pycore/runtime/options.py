@@ -6,14 +6,18 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from pycore.errors import UsageError
 from pycore.runtime.cgroups import Resources
 from pycore.runtime.mounts import MountSpec
 from pycore.runtime.restart import RestartPolicy
 
-NetworkMode = Literal["none", "host", "default"]
+if TYPE_CHECKING:
+    from pycore.network.ports import PortBinding
+
+# none, host, default (the `bridge` network), container:<name|id>, or a network's name/id.
+NetworkMode = str
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
@@ -30,6 +34,12 @@ class RunOptions:
     user: str | None = None
     hostname: str | None = None
     network: NetworkMode = "default"
+    publish: tuple[PortBinding, ...] = ()
+    publish_all: bool = False
+    expose: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    network_aliases: tuple[str, ...] = ()
+    ip: str | None = None
     read_only: bool = False
     privileged: bool = False
     cap_add: tuple[str, ...] = ()
@@ -52,13 +62,13 @@ def check_name(name: str) -> str:
 
 
 def parse_network(value: str | None) -> NetworkMode:
-    if value in (None, "", "default"):
+    if not value or value in ("default", "bridge"):
         return "default"
-    if value in ("none", "host"):
-        return value  # type: ignore[return-value]
-    raise UsageError(
-        f"network {value!r} is not supported yet: use --network none or --network host"
-    )
+    if value.startswith("container:") and value.partition(":")[2]:
+        return value
+    if value in ("none", "host") or _NAME.fullmatch(value):
+        return value
+    raise UsageError(f"invalid network {value!r}")
 
 
 def env_entries(

@@ -1,0 +1,70 @@
+"""Per-store network settings: the default bridge's name, the pool subnets come from, the
+nftables table and where netns files live. Defaults derive from the store root, so two
+roots (a user's and the test suite's) never share a bridge, a table or a subnet; they are
+written to `<root>/networks/config.json` on first use, where an operator may change them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pycore.settings import DEFAULT_ROOT
+from pycore.store import atomic
+
+RUN_DIR = Path("/run/pycore")
+
+
+@dataclass(frozen=True, slots=True)
+class NetConfig:
+    bridge: str  # the default `bridge` network's Linux bridge
+    pool: str  # subnets of networks are carved from it
+    prefix: int  # ... at this size
+    table: str  # `table ip <table>` holds every rule of this store
+    run_dir: str  # netns files: <run_dir>/netns/<container id>
+    tag: str  # prefix of every link name this store makes
+
+    @property
+    def netns_dir(self) -> Path:
+        return Path(self.run_dir) / "netns"
+
+    def netns(self, cid: str) -> Path:
+        return self.netns_dir / cid
+
+    def veth(self, cid: str, index: int = 0) -> str:
+        # IFNAMSIZ is 16: at most 15 characters.
+        return f"{self.tag}{cid[: 13 - len(self.tag)]}{index:x}"[:15]
+
+    def network_bridge(self, net_id: str) -> str:
+        return f"{self.tag}b{net_id[: 12 - len(self.tag)]}"
+
+
+def default_config(root: Path) -> NetConfig:
+    if root == DEFAULT_ROOT:
+        return NetConfig("pycore0", "10.88.0.0/13", 16, "pycore", str(RUN_DIR), "pc")
+    h = hashlib.sha256(str(root).encode()).hexdigest()
+    # Another store (the test suite's): /24s from 10.200.0.0/13, from a hash-chosen one
+    # on (`pool_start`); names carry the hash.
+    return NetConfig(
+        f"pc{h[:6]}0", "10.200.0.0/13", 24, f"pycore_{h[:6]}", str(RUN_DIR / h[:12]), f"p{h[:3]}"
+    )
+
+
+def load(root: Path) -> NetConfig:
+    path = root / "networks" / "config.json"
+    try:
+        raw = json.loads(path.read_bytes())
+        return NetConfig(**{k: raw[k] for k in NetConfig.__dataclass_fields__})
+    except (OSError, ValueError, KeyError, TypeError):
+        cfg = default_config(root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_json(path, asdict(cfg))
+        return cfg
+
+
+def pool_start(root: Path, cfg: NetConfig) -> int:
+    """Which candidate subnet of the pool to try first (spreads stores over the pool)."""
+    if root == DEFAULT_ROOT:
+        return 0
+    return int(hashlib.sha256(str(root).encode()).hexdigest()[:8], 16)

@@ -1,0 +1,169 @@
+"""The host side: every `ip`, `nft`, `unshare`, `nsenter`, `umount` call pycore makes, as
+explicit argv lists (never a shell), and the few /proc/sys switches networking needs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pycore.errors import NetworkError
+
+
+def run(argv: Sequence[str], *, stdin: str | None = None, check: bool = True) -> str:
+    """Run one tool; its stdout. A failure is a NetworkError naming the tool and its words."""
+    try:
+        p = subprocess.run(
+            list(argv), input=stdin, capture_output=True, text=True, check=False, timeout=30
+        )
+    except FileNotFoundError as e:
+        raise NetworkError(f"{argv[0]} is not installed (needed for container networking)") from e
+    if p.returncode != 0 and check:
+        why = (p.stderr or p.stdout).strip().splitlines()
+        raise NetworkError(f"{' '.join(argv[:3])}: {why[-1] if why else 'failed'}")
+    return p.stdout
+
+
+def link_exists(name: str) -> bool:
+    return Path("/sys/class/net", name).exists()
+
+
+def routes() -> list[str]:
+    """Destinations of the host's IPv4 routes (every table), e.g. `10.0.0.0/24`."""
+    out = json.loads(run(["ip", "-j", "-4", "route", "show", "table", "all"]) or "[]")
+    dsts = []
+    for r in out:
+        dst = r.get("dst", "")
+        if dst and dst != "default" and r.get("type", "unicast") in ("unicast", "local"):
+            dsts.append(dst if "/" in dst else f"{dst}/32")
+    return dsts
+
+
+def ensure_bridge(name: str, gateway_cidr: str) -> None:
+    """The bridge up with the gateway address; an existing one is left as it is."""
+    if not link_exists(name):
+        batch = (
+            f"link add {name} type bridge\naddr add {gateway_cidr} dev {name}\nlink set {name} up\n"
+        )
+        try:
+            run(["ip", "-batch", "-"], stdin=batch)
+        except NetworkError:
+            if not link_exists(name):  # lost a race with a concurrent creator: fine
+                raise
+    # The kernel drops 127.0.0.0/8 sources on a non-loopback device unless told otherwise;
+    # published ports DNAT host loopback traffic onto the bridge (as Docker does).
+    _sysctl(f"net/ipv4/conf/{name}/route_localnet", "1")
+
+
+def enable_forwarding() -> None:
+    """Containers reach past their bridge (and hairpin to published ports) only with IPv4
+    forwarding on. Docker turns it on too; pycore never turns it off again."""
+    _sysctl("net/ipv4/ip_forward", "1")
+
+
+def _sysctl(key: str, value: str) -> None:
+    path = Path("/proc/sys", key)
+    try:
+        if path.read_text().strip() != value:
+            path.write_text(value)
+    except OSError as e:
+        raise NetworkError(f"sysctl {key.replace('/', '.')}={value}: {e.strerror}") from e
+
+
+def delete_link(name: str) -> None:
+    if link_exists(name):
+        run(["ip", "link", "del", name], check=False)
+
+
+def prepare_netns_dir(path: Path) -> None:
+    """The directory of netns files, bind-mounted onto itself and private (as `ip netns`
+    does for /run/netns), so the nsfs mounts in it do not propagate."""
+    path.mkdir(parents=True, exist_ok=True)
+    mounts = Path("/proc/self/mountinfo").read_text()
+    if f" {path} " not in mounts:
+        run(["mount", "--bind", str(path), str(path)])
+        run(["mount", "--make-private", str(path)])
+
+
+def create_netns(path: Path) -> None:
+    """A new network namespace pinned by a bind mount on `path` (unshare(1) --net=FILE)."""
+    path.touch(exist_ok=True)
+    run(["unshare", f"--net={path}", "true"])
+
+
+def remove_netns(path: Path) -> None:
+    if is_mounted(path):
+        run(["umount", "-l", str(path)], check=False)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def is_mounted(path: Path) -> bool:
+    try:
+        text = Path("/proc/self/mountinfo").read_text()
+    except OSError:
+        return False
+    return f" {path} " in text
+
+
+def ip_batch(commands: Sequence[str], netns: Path | None = None) -> None:
+    """`ip -batch -` on the host, or inside the namespace pinned at `netns`."""
+    argv = ["ip", "-batch", "-"]
+    if netns is not None:
+        argv = ["nsenter", f"--net={netns}", *argv]
+    run(argv, stdin="".join(c + "\n" for c in commands))
+
+
+def nft(script: str) -> None:
+    run(["nft", "-f", "-"], stdin=script)
+
+
+def nft_json(*args: str) -> list[dict[str, Any]]:
+    out = run(["nft", "-j", *args], check=False)
+    try:
+        items = json.loads(out).get("nftables", []) if out.strip() else []
+    except ValueError:
+        return []
+    return [i for i in items if isinstance(i, dict)]
+
+
+def listening(proto: str, host_ip: str, port: int) -> bool:
+    """Something on the host already holds this port (our DNAT would shadow it)."""
+    import socket
+
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host_ip or "0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port(proto: str) -> int:
+    """A port the kernel considers free right now (from the ephemeral range)."""
+    import socket
+
+    kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("0.0.0.0", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def pid_alive(pid: int, start: int | None) -> bool:
+    from pycore.runtime.records import start_time
+
+    return pid > 0 and start_time(pid) == start if start is not None else False
+
+
+def self_identity() -> tuple[int, int | None]:
+    from pycore.runtime.records import start_time
+
+    pid = os.getpid()
+    return pid, start_time(pid)
