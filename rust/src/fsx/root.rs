@@ -56,12 +56,37 @@ impl Root {
         resolve_in_root(self.fd.as_fd(), rel)
     }
 
+    /// Opens the directory at `rel` like `open_dir`, but never through a final symlink
+    /// (ELOOP or ENOTDIR then): the directory that was created under that name, not what a
+    /// later entry may have put in its place.
+    pub fn open_dir_nofollow(&self, rel: &[u8]) -> Result<OwnedFd, Errno> {
+        if rel.is_empty() {
+            return self.open_dir(rel);
+        }
+        if self.openat2.load(Ordering::Relaxed) {
+            match self.openat2_with(rel, DIR_FLAGS | OFlags::NOFOLLOW) {
+                Err(Errno::NOSYS) => self.openat2.store(false, Ordering::Relaxed),
+                other => return other,
+            }
+        }
+        let (parent, base) = match rel.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&rel[..i], &rel[i + 1..]),
+            None => (&b""[..], rel),
+        };
+        let p = self.open_dir(parent)?;
+        fs::openat(&p, base, DIR_FLAGS | OFlags::NOFOLLOW, Mode::empty())
+    }
+
     fn openat2_dir(&self, rel: &[u8]) -> Result<OwnedFd, Errno> {
+        self.openat2_with(rel, DIR_FLAGS)
+    }
+
+    fn openat2_with(&self, rel: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
         let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
         // EAGAIN: a concurrent rename raced the `..` check (openat2(2), RESOLVE_IN_ROOT).
         let mut tries = 0;
         loop {
-            match fs::openat2(&self.fd, rel, DIR_FLAGS, Mode::empty(), how) {
+            match fs::openat2(&self.fd, rel, flags, Mode::empty(), how) {
                 Err(Errno::AGAIN) if tries < 8 => tries += 1,
                 other => return other,
             }
@@ -157,6 +182,19 @@ mod tests {
             assert_eq!(r.make_dirs(b"dangling/a").unwrap_err(), Errno::NOENT);
         }
         assert!(!outer.path().join("nowhere").exists());
+    }
+
+    #[test]
+    fn nofollow_refuses_a_final_symlink_only() {
+        let outer = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(outer.path().join("real/sub")).unwrap();
+        symlink("real", outer.path().join("link")).unwrap();
+        for r in roots(outer.path()) {
+            assert!(r.open_dir_nofollow(b"real/sub").is_ok());
+            assert!(r.open_dir_nofollow(b"link/sub").is_ok());
+            let err = r.open_dir_nofollow(b"link").unwrap_err();
+            assert!(matches!(err, Errno::LOOP | Errno::NOTDIR), "{err:?}");
+        }
     }
 
     #[test]

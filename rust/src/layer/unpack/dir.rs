@@ -84,13 +84,7 @@ pub fn set_opaque(fd: &OwnedFd) -> Result<(), Errno> {
 /// Applies a deferred mode and mtime to the directory at `path`, without following a final
 /// symlink that may have replaced it.
 pub fn finish(root: &Root, path: &[u8], mode: u32, mtime: (i64, u32)) -> Result<(), Errno> {
-    let fd = if path.is_empty() {
-        root.open_dir(b"")?
-    } else {
-        let (parent, base) = name::split(path);
-        let p = root.open_dir(parent)?;
-        fs::openat(&p, base, OPEN, Mode::empty())?
-    };
+    let fd = root.open_dir_nofollow(path)?;
     fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
     let t = fs::Timespec {
         tv_sec: mtime.0,
