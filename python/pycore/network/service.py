@@ -536,7 +536,8 @@ class NetworkService:
         if not cdir.path.exists():
             return True
         state = read_state(cdir)
-        return state.status != "running"
+        # A live monitor may restart the container (restart policy): it keeps its endpoint.
+        return state.status != "running" and not state.monitor_alive
 
     def reconcile(self) -> list[str]:
         """Tear down the endpoints of containers that exited, were removed, or whose setup
