@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -330,3 +331,27 @@ def api_options(tmp: Path, **http: Any) -> Any:
         http=HttpOptions(certs_dir=tmp / "certs.d", **http),
         auth_file=tmp / "auth" / "config.json",
     )
+
+
+def run_cli(
+    tmp: Path, root: Path, *args: str, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `pycore --root ROOT ARGS` with the registry test environment of `tmp`."""
+    return subprocess.run(
+        [sys.executable, "-m", "pycore", "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        input=stdin if stdin is not None else "",
+        env=cli_env(tmp, **env),
+    )
+
+
+def error_line(res: subprocess.CompletedProcess[str]) -> str:
+    """The one stderr line of a failed registry command (exit 1, no traceback)."""
+    assert res.returncode == 1, res
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    return lines[0]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,37 +17,19 @@ from tests.helpers.registry import (
     RegistryServer,
     TokenIssuer,
     cli_env,
+    error_line,
     htpasswd_line,
     make_ca,
+    run_cli,
 )
 
 FILES = {"etc/hostname": "auth\n"}
 
 
-def run(
-    tmp: Path, root: Path, *args: str, stdin: str | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pycore", "--root", str(root), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        input=stdin if stdin is not None else "",
-        env=cli_env(tmp, **env),
-    )
-
-
-def error_line(res: subprocess.CompletedProcess[str]) -> str:
-    assert res.returncode == 1, res
-    assert "Traceback" not in res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    return lines[0]
-
-
 def login(tmp: Path, host: str, user: str, password: str) -> subprocess.CompletedProcess[str]:
-    return run(tmp, tmp / "x", "login", "-u", user, "--password-stdin", host, stdin=password + "\n")
+    return run_cli(
+        tmp, tmp / "x", "login", "-u", user, "--password-stdin", host, stdin=password + "\n"
+    )
 
 
 # -- htpasswd basic auth ---------------------------------------------------------------------
@@ -68,7 +49,7 @@ def test_basic_auth_login_push_pull_logout(tmp_path: Path, basic_registry: Regis
     name = f"{host}/private/app:1"
     build_image(Store.open(tmp_path / "a"), [FILES], names=(name,))
 
-    line = error_line(run(tmp_path, tmp_path / "a", "push", name))
+    line = error_line(run_cli(tmp_path, tmp_path / "a", "push", name))
     assert host in line and "unauthorized" in line and f"pycore login {host}" in line
 
     line = error_line(login(tmp_path, host, "alice", "wrong"))
@@ -82,15 +63,15 @@ def test_basic_auth_login_push_pull_logout(tmp_path: Path, basic_registry: Regis
     doc = json.loads(auth_file.read_text())
     assert doc["auths"][host]["auth"] == "YWxpY2U6czNjcmV0"  # base64("alice:s3cret")
 
-    assert run(tmp_path, tmp_path / "a", "push", name).returncode == 0
-    res = run(tmp_path, tmp_path / "b", "pull", name)
+    assert run_cli(tmp_path, tmp_path / "a", "push", name).returncode == 0
+    res = run_cli(tmp_path, tmp_path / "b", "pull", name)
     assert res.returncode == 0, res.stderr
 
-    res = run(tmp_path, tmp_path / "x", "logout", host)
+    res = run_cli(tmp_path, tmp_path / "x", "logout", host)
     assert res.stdout == f"Removing login credentials for {host}\n"
     assert host not in json.loads(auth_file.read_text())["auths"]
-    assert "unauthorized" in error_line(run(tmp_path, tmp_path / "c", "pull", name))
-    assert run(tmp_path, tmp_path / "x", "logout", host).stdout == f"Not logged in to {host}\n"
+    assert "unauthorized" in error_line(run_cli(tmp_path, tmp_path / "c", "pull", name))
+    assert run_cli(tmp_path, tmp_path / "x", "logout", host).stdout == f"Not logged in to {host}\n"
 
 
 def test_credential_helper_is_used(tmp_path: Path, basic_registry: RegistryServer) -> None:
@@ -114,7 +95,7 @@ def test_credential_helper_is_used(tmp_path: Path, basic_registry: RegistryServe
     auth_file.parent.mkdir()
     auth_file.write_text(json.dumps({"credHelpers": {host: "pycoretest"}}))
     path = f"{bindir}:{cli_env(tmp_path)['PATH']}"
-    res = run(tmp_path, tmp_path / "a", "push", name, PATH=path)
+    res = run_cli(tmp_path, tmp_path / "a", "push", name, PATH=path)
     assert res.returncode == 0, res.stderr
 
 
@@ -129,17 +110,17 @@ def test_tls_registry_with_a_test_ca(tmp_path: Path) -> None:
         strict = {"PYCORE_INSECURE_REGISTRIES": ""}
 
         # Not insecure, no CA: the certificate is refused, and the error says what to do.
-        line = error_line(run(tmp_path, tmp_path / "a", "push", name, **strict))
+        line = error_line(run_cli(tmp_path, tmp_path / "a", "push", name, **strict))
         assert reg.host in line and "certificate not trusted" in line
 
         # Loopback is insecure by default: TLS without verification, as Docker does.
-        assert run(tmp_path, tmp_path / "a", "push", name).returncode == 0
+        assert run_cli(tmp_path, tmp_path / "a", "push", name).returncode == 0
 
         # With the CA in certs.d/<host:port>/ca.crt, verified TLS.
         certs = tmp_path / "certs.d" / reg.host
         certs.mkdir(parents=True)
         (certs / "ca.crt").write_bytes(ca.ca_cert.read_bytes())
-        res = run(tmp_path, tmp_path / "b", "pull", name, **strict)
+        res = run_cli(tmp_path, tmp_path / "b", "pull", name, **strict)
         assert res.returncode == 0, res.stderr
         assert "Pull complete" in res.stdout
 
@@ -155,7 +136,7 @@ def test_token_auth_registry(tmp_path: Path) -> None:
             Store.open(tmp_path / "a"), [FILES, {"more": "x"}, {"more2": "y"}], names=(name,)
         )
         # Anonymous tokens only allow pulls.
-        line = error_line(run(tmp_path, tmp_path / "a", "push", name))
+        line = error_line(run_cli(tmp_path, tmp_path / "a", "push", name))
         assert "unauthorized" in line and f"pycore login {reg.host}" in line
 
         assert error_line(login(tmp_path, reg.host, "bob", "nope")).startswith(
@@ -164,7 +145,7 @@ def test_token_auth_registry(tmp_path: Path) -> None:
         assert login(tmp_path, reg.host, "bob", "hunter2").returncode == 0
 
         issued_before = len(issuer.issued)
-        res = run(tmp_path, tmp_path / "a", "push", name)
+        res = run_cli(tmp_path, tmp_path / "a", "push", name)
         assert res.returncode == 0, res.stderr
         # One token per scope set, cached across the parallel blob uploads.
         pushed_tokens = issuer.issued[issued_before:]
@@ -174,6 +155,6 @@ def test_token_auth_registry(tmp_path: Path) -> None:
 
         # A fresh client without credentials pulls with an anonymous token.
         (tmp_path / "auth" / "config.json").unlink()
-        res = run(tmp_path, tmp_path / "b", "pull", name)
+        res = run_cli(tmp_path, tmp_path / "b", "pull", name)
         assert res.returncode == 0, res.stderr
         assert ("", ["repository:tokens/app:pull"]) in issuer.issued

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,28 +17,7 @@ from pycore.registry import TransferEvent, pull, push
 from pycore.store.store import Store
 from tests.helpers.fake_registry import FakeRegistry, Reply
 from tests.helpers.images import BuiltImage, build_image
-from tests.helpers.registry import RegistryServer, api_options, cli_env
-
-
-def run(tmp: Path, root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pycore", "--root", str(root), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env=cli_env(tmp, **env),
-    )
-
-
-def error_line(res: subprocess.CompletedProcess[str]) -> str:
-    assert res.returncode == 1, res
-    assert "Traceback" not in res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    return lines[0]
-
+from tests.helpers.registry import RegistryServer, api_options, error_line, run_cli
 
 # -- a registry killed in the middle of a pull -----------------------------------------------
 
@@ -111,7 +88,7 @@ def test_tampered_blob_is_refused(tmp_path: Path, image: BuiltImage) -> None:
     blobs[layer] = good[:-10] + bytes(10)  # same size, other bytes
     with FakeRegistry() as fake:
         fake.serve_image("x/app", "1", image.manifest_bytes, mt.OCI_MANIFEST, blobs)
-        res = run(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1")
+        res = run_cli(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1")
     line = error_line(res)
     assert fake.host in line and "digest mismatch" in line and image.layers[0].digest.short in line
     dst = Store.open(tmp_path / "b")
@@ -125,7 +102,7 @@ def test_manifest_that_is_not_json(tmp_path: Path) -> None:
         fake.routes["/v2/x/app/manifests/1"] = Reply(
             200, b"<html>oops</html>", {"Content-Type": mt.OCI_MANIFEST}
         )
-        line = error_line(run(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1"))
+        line = error_line(run_cli(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1"))
     assert fake.host in line and "not JSON" in line
 
 
@@ -135,7 +112,7 @@ def test_schema1_manifest_is_unsupported(tmp_path: Path) -> None:
         fake.routes["/v2/x/app/manifests/1"] = Reply(
             200, body, {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"}
         )
-        line = error_line(run(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1"))
+        line = error_line(run_cli(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1"))
     assert "schema1" in line and "not supported" in line
 
 
@@ -145,7 +122,7 @@ def test_announced_digest_must_match(tmp_path: Path, image: BuiltImage) -> None:
         route = fake.routes["/v2/x/app/manifests/1"]
         assert isinstance(route, Reply)
         route.headers["Docker-Content-Digest"] = "sha256:" + "0" * 64
-        line = error_line(run(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1"))
+        line = error_line(run_cli(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1"))
     assert "digest mismatch" in line and fake.host in line
 
 
@@ -153,7 +130,7 @@ def test_stalled_registry_times_out(tmp_path: Path) -> None:
     with FakeRegistry() as fake:
         fake.routes["/v2/x/app/manifests/1"] = Reply(stall=True)
         start = time.monotonic()
-        res = run(
+        res = run_cli(
             tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1", PYCORE_REGISTRY_TIMEOUT="1"
         )
         took = time.monotonic() - start
@@ -165,7 +142,7 @@ def test_stalled_registry_times_out(tmp_path: Path) -> None:
 def test_rate_limited(tmp_path: Path) -> None:
     with FakeRegistry() as fake:
         fake.routes["/v2/x/app/manifests/1"] = Reply(429, b"", {"Retry-After": "3600"})
-        line = error_line(run(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1"))
+        line = error_line(run_cli(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1"))
     assert "rate limited" in line and fake.host in line
 
 
@@ -185,7 +162,7 @@ def test_transient_5xx_answers_are_retried(tmp_path: Path, image: BuiltImage) ->
             return good
 
         fake.routes[layer_path] = flaky
-        res = run(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1")
+        res = run_cli(tmp_path, tmp_path / "b", "pull", f"{fake.host}/x/app:1")
         assert res.returncode == 0, res.stderr
         gets = [p for m, p, _ in fake.requests if p == layer_path]
         assert len(gets) == 3

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from pycore.registry import RegistryClient, pull, push
 from pycore.store.commit import commit_image
 from pycore.store.store import Store
 from tests.helpers.images import build_image
-from tests.helpers.registry import RegistryServer, api_options, cli_env
+from tests.helpers.registry import RegistryServer, api_options, error_line, run_cli
 
 BASE = {"etc/os-release": "ID=test\n", "bin/tool": b"\x7fELF" + b"t" * 5000}
 
@@ -30,37 +28,17 @@ def registry(tmp_path: Path) -> Iterator[RegistryServer]:
         yield reg
 
 
-def run(tmp: Path, root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pycore", "--root", str(root), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env=cli_env(tmp, **env),
-    )
-
-
-def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
-    assert res.returncode == 1, res
-    assert "Traceback" not in res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    return lines[0]
-
-
 def test_push_then_pull_round_trip(tmp_path: Path, registry: RegistryServer) -> None:
     name = f"{registry.host}/test/app:1"
     src = Store.open(tmp_path / "a")
     built = build_image(src, [BASE, {"etc/motd": "hello\n"}], names=(name,))
 
-    res = run(tmp_path, tmp_path / "a", "push", name)
+    res = run_cli(tmp_path, tmp_path / "a", "push", name)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().splitlines()[-1] == name
     assert f"1: digest: {built.manifest_digest} size: {len(built.manifest_bytes)}" in res.stdout
 
-    res = run(tmp_path, tmp_path / "b", "pull", name)
+    res = run_cli(tmp_path, tmp_path / "b", "pull", name)
     assert res.returncode == 0, res.stderr
     out = res.stdout.splitlines()
     assert out[-1] == name
@@ -86,16 +64,16 @@ def test_pull_twice_and_shared_layers_already_exist(
     two = f"{registry.host}/test/two:1"
     build_image(src, [BASE, {"one": "1"}], names=(one,))
     base_layer = build_image(src, [BASE, {"two": "2"}], names=(two,)).layers[0]
-    assert run(tmp_path, tmp_path / "a", "push", one).returncode == 0
-    assert run(tmp_path, tmp_path / "a", "push", two).returncode == 0
+    assert run_cli(tmp_path, tmp_path / "a", "push", one).returncode == 0
+    assert run_cli(tmp_path, tmp_path / "a", "push", two).returncode == 0
 
-    assert run(tmp_path, tmp_path / "b", "pull", one).returncode == 0
-    res = run(tmp_path, tmp_path / "b", "pull", two)
+    assert run_cli(tmp_path, tmp_path / "b", "pull", one).returncode == 0
+    res = run_cli(tmp_path, tmp_path / "b", "pull", two)
     assert res.returncode == 0, res.stderr
     assert f"{base_layer.digest.short}: Already exists" in res.stdout
     assert "Status: Downloaded newer image" in res.stdout
 
-    res = run(tmp_path, tmp_path / "b", "pull", two)
+    res = run_cli(tmp_path, tmp_path / "b", "pull", two)
     assert res.returncode == 0, res.stderr
     assert "Status: Image is up to date" in res.stdout
 
@@ -106,11 +84,11 @@ def test_pull_and_push_by_digest(tmp_path: Path, registry: RegistryServer) -> No
     built = build_image(src, [BASE], names=(f"{repo}:orig",))
     by_digest = f"{repo}@{built.manifest_digest}"
 
-    res = run(tmp_path, tmp_path / "a", "push", by_digest)
+    res = run_cli(tmp_path, tmp_path / "a", "push", by_digest)
     assert res.returncode == 0, res.stderr
     assert f"digest: {built.manifest_digest}" in res.stdout
 
-    res = run(tmp_path, tmp_path / "b", "pull", by_digest)
+    res = run_cli(tmp_path, tmp_path / "b", "pull", by_digest)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[-1] == by_digest
     dst = Store.open(tmp_path / "b")
@@ -118,7 +96,7 @@ def test_pull_and_push_by_digest(tmp_path: Path, registry: RegistryServer) -> No
     assert record is not None and by_digest in record.names  # the repo digest is recorded
     assert ImageService(dst).get(by_digest).manifest_digest == built.manifest_digest
 
-    res = run(tmp_path, tmp_path / "b", "pull", f"{repo}:orig")
+    res = run_cli(tmp_path, tmp_path / "b", "pull", f"{repo}:orig")
     assert res.returncode == 1  # pushed by digest only: no tag on the registry
     assert "not found" in res.stderr
 
@@ -206,7 +184,7 @@ def test_multi_platform_index(tmp_path: Path, registry: RegistryServer) -> None:
     with RegistryClient(registry.host, opts) as client:
         index_digest = client.put_manifest("test/multi", "latest", index, mt.OCI_INDEX)
 
-    res = run(tmp_path, tmp_path / "b", "pull", "--platform", "linux/arm64", f"{repo}:latest")
+    res = run_cli(tmp_path, tmp_path / "b", "pull", "--platform", "linux/arm64", f"{repo}:latest")
     assert res.returncode == 0, res.stderr
     assert f"Digest: {index_digest}" in res.stdout
     dst = Store.open(tmp_path / "b")
@@ -214,25 +192,25 @@ def test_multi_platform_index(tmp_path: Path, registry: RegistryServer) -> None:
     assert record is not None and record.manifest == entries[1][0].digest
     assert dst.read_blob(record.manifest) == entries[1][1]
 
-    res = run(tmp_path, tmp_path / "c", "pull", "--platform", "linux/amd64", f"{repo}:latest")
+    res = run_cli(tmp_path, tmp_path / "c", "pull", "--platform", "linux/amd64", f"{repo}:latest")
     assert res.returncode == 0, res.stderr
     record = Store.open(tmp_path / "c").read_index().by_name(f"{repo}:latest")
     assert record is not None and record.manifest == entries[0][0].digest
 
-    res = run(tmp_path, tmp_path / "d", "pull", "--platform", "linux/s390x", f"{repo}:latest")
-    line = one_line_error(res)
+    res = run_cli(tmp_path, tmp_path / "d", "pull", "--platform", "linux/s390x", f"{repo}:latest")
+    line = error_line(res)
     assert "no matching manifest for linux/s390x" in line and registry.host in line
 
-    res = run(tmp_path, tmp_path / "d", "pull", "--platform", "linux", f"{repo}:latest")
+    res = run_cli(tmp_path, tmp_path / "d", "pull", "--platform", "linux", f"{repo}:latest")
     assert res.returncode != 0 and "os/arch" in res.stderr
 
 
 def test_progress_json_and_quiet(tmp_path: Path, registry: RegistryServer) -> None:
     name = f"{registry.host}/test/json:1"
     built = build_image(Store.open(tmp_path / "a"), [BASE], names=(name,))
-    assert run(tmp_path, tmp_path / "a", "push", "-q", name).stdout == name + "\n"
+    assert run_cli(tmp_path, tmp_path / "a", "push", "-q", name).stdout == name + "\n"
 
-    res = run(tmp_path, tmp_path / "b", "pull", "--progress", "json", name)
+    res = run_cli(tmp_path, tmp_path / "b", "pull", "--progress", "json", name)
     assert res.returncode == 0, res.stderr
     events = [json.loads(line) for line in res.stdout.splitlines()]
     layer = built.layers[0].digest.short
@@ -241,19 +219,19 @@ def test_progress_json_and_quiet(tmp_path: Path, registry: RegistryServer) -> No
     assert events[-1]["digest"] == str(built.manifest_digest)
     assert events[-1]["reference"] == name
 
-    res = run(tmp_path, tmp_path / "c", "pull", "-q", name)
+    res = run_cli(tmp_path, tmp_path / "c", "pull", "-q", name)
     assert (res.returncode, res.stdout) == (0, name + "\n")
 
 
 def test_errors_are_one_line_naming_the_registry(tmp_path: Path, registry: RegistryServer) -> None:
-    line = one_line_error(run(tmp_path, tmp_path / "b", "pull", f"{registry.host}/no/such:1"))
+    line = error_line(run_cli(tmp_path, tmp_path / "b", "pull", f"{registry.host}/no/such:1"))
     assert registry.host in line and "not found" in line and "unknown" in line
 
     free = RegistryServer(tmp_path / "unused")  # never started: its port refuses
-    line = one_line_error(run(tmp_path, tmp_path / "b", "pull", f"{free.host}/x:1"))
+    line = error_line(run_cli(tmp_path, tmp_path / "b", "pull", f"{free.host}/x:1"))
     assert free.host in line and "connection refused" in line
 
-    line = one_line_error(run(tmp_path, tmp_path / "b", "push", f"{registry.host}/not/local:1"))
+    line = error_line(run_cli(tmp_path, tmp_path / "b", "push", f"{registry.host}/not/local:1"))
     assert "does not exist locally" in line
 
 
