@@ -148,6 +148,7 @@ def start_container(
     attach: bool = False,
     remove: str | None = None,
     trash: str | None = None,
+    interactive: bool = False,
 ) -> tuple[int, int | None]:
     """Run the OCI bundle at `bundle` (its `config.json`) as a container under a new monitor.
 
@@ -157,7 +158,10 @@ def start_container(
     status, pid and its start time, exit code, times). With `attach`, output is relayed to our
     stdout/stderr, SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 are forwarded to the
     container and the call returns when it exits. `remove` (with `trash`, a directory on the
-    same filesystem) is deleted once the container has exited.
+    same filesystem) is deleted once the container has exited. `interactive` (with `attach`)
+    gives the container our stdin. With `process.terminal` in the spec, the init makes a pty
+    of the container's devpts its stdio and the monitor relays its master (our terminal in raw
+    mode while attached and interactive, SIGWINCH carried to the pty).
 
     Returns `(pid, exit_code)`; `exit_code` is None unless attached. Raises ContainerError
     when the container could not be started. Releases the GIL while it works.

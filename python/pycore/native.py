@@ -126,6 +126,7 @@ def start_container(
     attach: bool = False,
     remove: Path | None = None,
     trash: Path | None = None,
+    interactive: bool = False,
 ) -> tuple[int, int | None]:
     """Start the bundle's container under its monitor (see `_native.start_container`).
 
@@ -139,6 +140,7 @@ def start_container(
             attach=attach,
             remove=str(remove) if remove else None,
             trash=str(trash) if trash else None,
+            interactive=interactive,
         )
     except _native.ContainerError as e:
         message, code = e.args

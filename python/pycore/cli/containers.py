@@ -85,6 +85,8 @@ def _run_options(f: F) -> F:
         click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)."),
         click.option("--pids-limit", type=int, help="Maximum number of processes."),
         click.option("--restart", help="no, on-failure[:N], always or unless-stopped."),
+        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -136,6 +138,8 @@ def _options(kw: dict[str, Any]) -> RunOptions:
             pids_limit=kw["pids_limit"],
         ),
         restart=restart.parse(kw["restart"]),
+        tty=kw["tty"],
+        interactive=kw["interactive"],
     )
 
 
@@ -176,13 +180,16 @@ def create_cmd(ctx: click.Context, /, **kw: Any) -> None:
 
 @_both("start")
 @click.option("-a", "--attach", is_flag=True, help="Attach stdout/stderr, forward signals.")
+@click.option("-i", "--interactive", is_flag=True, help="Attach the container's STDIN.")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_context
-def start_cmd(ctx: click.Context, attach: bool, containers: tuple[str, ...]) -> None:
+def start_cmd(
+    ctx: click.Context, attach: bool, interactive: bool, containers: tuple[str, ...]
+) -> None:
     """Start one or more stopped containers."""
     svc = service(ctx)
     for ref in containers:
-        code = svc.start(ref, attach=attach)
+        code = svc.start(ref, attach=attach or interactive, interactive=interactive)
         if attach:
             ctx.exit(code or 0)
         click.echo(ref)

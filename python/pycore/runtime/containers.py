@@ -255,6 +255,7 @@ class ContainerService:
             user_mounts=mounts.oci,
         )
         spec["linux"]["cgroupsPath"] = cgroups.cgroups_path(cid)
+        spec["process"]["terminal"] = opts.tty
         if opts.resources is not None:
             spec["linux"]["resources"] = opts.resources.oci()
         if opts.restart.name != "no":
@@ -279,6 +280,8 @@ class ContainerService:
                 else (None if opts.entrypoint == "" else image_cfg.get("Entrypoint")),
                 "Labels": dict(opts.labels),
                 "StopSignal": image_cfg.get("StopSignal"),
+                "Tty": opts.tty,
+                "OpenStdin": opts.interactive,
             },
             "HostConfig": {
                 "AutoRemove": auto_remove,
@@ -334,8 +337,11 @@ class ContainerService:
 
     # -- start and run -----------------------------------------------------------------
 
-    def start(self, ref: str | Container, *, attach: bool = False) -> int | None:
-        """Start a created or exited container; attached, return its exit code."""
+    def start(
+        self, ref: str | Container, *, attach: bool = False, interactive: bool = False
+    ) -> int | None:
+        """Start a created or exited container; attached, return its exit code (and with
+        `interactive`, the container reads our stdin)."""
         c = ref if isinstance(ref, Container) else self.get(ref)
         if c.running:
             return None
@@ -352,6 +358,7 @@ class ContainerService:
                 attach=attach,
                 remove=c.dir.path if c.auto_remove else None,
                 trash=self.store.layout.tmp,
+                interactive=attach and interactive,
             )
         except BaseException:
             wiring.after_exit(self.store, c.id, c.record)
@@ -373,7 +380,7 @@ class ContainerService:
     ) -> tuple[Container, int | None]:
         """create + start; attached (not `detach`), returns the container's exit code."""
         c = self.create(image_ref, opts, name=name, auto_remove=auto_remove)
-        return c, self.start(c, attach=not detach)
+        return c, self.start(c, attach=not detach, interactive=opts.interactive)
 
     # -- signals, waiting, removal -----------------------------------------------------
 

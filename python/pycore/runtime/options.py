@@ -49,6 +49,8 @@ class RunOptions:
     mounts: tuple[MountSpec, ...] = ()
     resources: Resources | None = None
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    tty: bool = False
+    interactive: bool = False
 
 
 def check_name(name: str) -> str:

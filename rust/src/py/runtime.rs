@@ -15,7 +15,9 @@ create_exception!(
 
 /// Starts the container of `bundle` under its monitor; see `_native.pyi`.
 #[pyfunction]
-#[pyo3(signature = (bundle, state, log, *, attach = false, remove = None, trash = None))]
+// Python's keyword arguments, one per option of `start_container`.
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (bundle, state, log, *, attach = false, remove = None, trash = None, interactive = false))]
 pub fn start_container(
     py: Python<'_>,
     bundle: PathBuf,
@@ -24,6 +26,7 @@ pub fn start_container(
     attach: bool,
     remove: Option<PathBuf>,
     trash: Option<PathBuf>,
+    interactive: bool,
 ) -> PyResult<(i32, Option<i32>)> {
     let req = StartRequest {
         bundle,
@@ -31,6 +34,7 @@ pub fn start_container(
         log,
         attach,
         remove: remove.zip(trash),
+        interactive,
     };
     match py.detach(|| runtime::start(&req)) {
         Ok(s) => Ok((s.pid, s.exit_code)),

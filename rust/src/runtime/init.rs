@@ -57,6 +57,10 @@ fn steps(sys: &dyn Syscall, plan: &Plan) -> Result<Never, Failure> {
     if let Some(h) = &plan.hostname {
         at(Step::Hostname, 0, sys.sethostname(h))?;
     }
+    if plan.terminal {
+        // From the container's devpts, once it is mounted and the root pivoted.
+        at(Step::Stdio, 1, super::pty::setup_console(SYNC_FD))?;
+    }
     if plan.own_netns {
         at(Step::Loopback, 0, sys.loopback_up())?;
     }

@@ -13,6 +13,7 @@ pub mod init;
 pub mod monitor;
 pub mod msg;
 pub mod plan;
+pub mod pty;
 pub mod restart;
 pub mod seccomp;
 pub mod spawn;

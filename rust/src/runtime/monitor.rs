@@ -8,6 +8,7 @@ use super::clock::now_rfc3339;
 use super::init::{self, SYNC_FD};
 use super::msg::{self, Failure, Report, Step, MSG_LEN};
 use super::plan::Plan;
+use super::pty;
 use super::restart;
 use super::spawn::{describe, StartRequest};
 use crate::sys::process::{self, Cloned};
@@ -61,17 +62,20 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
     process::set_signal_ignored(libc::SIGPIPE, true);
     // Nothing of the CLI's (its store lock, its files) may stay open in a long-lived monitor;
     // attached, it keeps the CLI's stdout and stderr to relay the container's output.
-    let keep: &[RawFd] = if req.attach {
-        &[report, 1, 2]
-    } else {
-        &[report]
+    let interactive = req.attach && req.interactive;
+    let keep: &[RawFd] = match (req.attach, interactive) {
+        (true, true) => &[report, 0, 1, 2],
+        (true, false) => &[report, 1, 2],
+        _ => &[report],
     };
     // The network namespace the init joins stays open for it (and for its restarts).
     let netns = plan.netns.as_ref().map(|fd| fd.as_raw_fd());
     let keep: Vec<RawFd> = keep.iter().copied().chain(netns).collect();
     process::close_all_except(&keep);
     let null = process::open_dev_null(libc::O_RDWR)?;
-    process::dup_to(null.as_raw_fd(), 0, true)?;
+    if !interactive {
+        process::dup_to(null.as_raw_fd(), 0, true)?;
+    }
     if !req.attach {
         process::dup_to(null.as_raw_fd(), 1, true)?;
         process::dup_to(null.as_raw_fd(), 2, true)?;
@@ -176,8 +180,10 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
     Ok(())
 }
 
-/// Lets go of the CLI's stdout/stderr before it returns, so whoever reads them sees EOF.
+/// Lets go of the CLI's stdio before it returns, so whoever reads them sees EOF (a terminal's
+/// master sees it only once every holder of the slave has closed it).
 fn release_stdio(null: &OwnedFd) {
+    let _ = process::dup_to(null.as_raw_fd(), 0, true);
     let _ = process::dup_to(null.as_raw_fd(), 1, true);
     let _ = process::dup_to(null.as_raw_fd(), 2, true);
 }
@@ -223,7 +229,15 @@ fn run_once(ctx: &Ctx<'_>, attached: bool, first: bool) -> Result<RunEnd, Errno>
     let (err_r, err_w) = process::pipe()?;
     let (sync, sync_child) = process::seqpacket_pair()?;
     let (pid, pidfd) = match process::clone_with_pidfd(plan.clone_flags) {
-        Ok(Cloned::Child) => child(plan, null, &out_w, &err_w, &sync_child),
+        Ok(Cloned::Child) => {
+            // `-i` without a terminal: the container reads the CLI's stdin itself.
+            let stdin = if attached && req.interactive && !plan.terminal {
+                0
+            } else {
+                null.as_raw_fd()
+            };
+            child(plan, stdin, &out_w, &err_w, &sync_child)
+        }
         Ok(Cloned::Parent { pid, pidfd }) => (pid, pidfd),
         Err(e) => {
             finish_failed(req, base, 125, &format!("clone: {e}"));
@@ -250,7 +264,16 @@ fn run_once(ctx: &Ctx<'_>, attached: bool, first: bool) -> Result<RunEnd, Errno>
     }
     process::write_all(sync.as_raw_fd(), &msg::proceed())?;
     let mut buf = [0u8; MSG_LEN];
-    let n = process::read(sync.as_raw_fd(), &mut buf).unwrap_or(0);
+    let (mut n, mut console) = pty::recv_msg(sync.as_raw_fd(), &mut buf).unwrap_or((0, None));
+    if n == MSG_LEN && buf[..4] == pty::CONSOLE_TAG {
+        if let (Some(m), true) = (&console, attached) {
+            let _ = pty::copy_winsize(1, m.as_raw_fd());
+        }
+        process::write_all(sync.as_raw_fd(), &msg::proceed())?;
+        (n, _) = pty::recv_msg(sync.as_raw_fd(), &mut buf).unwrap_or((0, None));
+    } else {
+        console = None;
+    }
     if n == MSG_LEN {
         // The init failed before exec: it has exited (or is about to).
         let _ = process::wait_pidfd(pidfd.as_raw_fd());
@@ -288,11 +311,38 @@ fn run_once(ctx: &Ctx<'_>, attached: bool, first: bool) -> Result<RunEnd, Errno>
         .open(&req.log)
         .ok();
     let relay = |fd: RawFd| attached.then_some(fd);
+    // With a terminal, everything the container writes comes out of the pty's master.
+    let (out, to_master) = match console {
+        Some(master) => {
+            let to_master = master
+                .try_clone()
+                .map_err(|e| Errno(e.raw_os_error().unwrap_or(0)))?;
+            drop(out_r);
+            (master, Some(to_master))
+        }
+        None => (out_r, None),
+    };
+    // Attached to a terminal: it gives the pty its size, now and at every SIGWINCH.
+    let winch = match (&to_master, attached) {
+        (Some(m), true) => {
+            let _ = pty::copy_winsize(1, m.as_raw_fd());
+            process::BlockedSignals::new(&[libc::SIGWINCH]).ok()
+        }
+        _ => None,
+    };
     let mut streams = [
-        Stream::new(out_r, "stdout", relay(1)),
+        Stream::new(out, "stdout", relay(1)),
         Stream::new(err_r, "stderr", relay(2)),
     ];
-    let status = pump(&mut streams, &mut log, &pidfd)?;
+    let extra = Extra {
+        input: to_master
+            .as_ref()
+            .filter(|_| attached && req.interactive)
+            .map(|m| m.as_raw_fd()),
+        console: to_master.as_ref().map(|m| m.as_raw_fd()),
+        winch: winch.as_ref(),
+    };
+    let status = pump(&mut streams, &mut log, &pidfd, &extra)?;
     Ok(RunEnd::Exited(process::exit_code(status)))
 }
 
@@ -325,18 +375,31 @@ fn delete(trash: Option<PathBuf>) {
 
 /// Moves output to the log (and the CLI) until the container exits, then drains what is
 /// left for a moment: the init's death kills its whole pid namespace, so the pipes close.
-fn pump(streams: &mut [Stream; 2], log: &mut Option<File>, pidfd: &OwnedFd) -> Result<i32, Errno> {
+fn pump(
+    streams: &mut [Stream; 2],
+    log: &mut Option<File>,
+    pidfd: &OwnedFd,
+    extra: &Extra<'_>,
+) -> Result<i32, Errno> {
     let mut status = None;
     let mut deadline: Option<Instant> = None;
+    let mut stdin_open = extra.input.is_some();
     loop {
         let mut fds: Vec<(RawFd, i16)> = streams
             .iter()
             .filter(|s| s.open)
             .map(|s| (s.fd.as_raw_fd(), libc::POLLIN))
             .collect();
+        let outputs = fds.len();
         if status.is_none() {
+            if stdin_open {
+                fds.push((0, libc::POLLIN));
+            }
+            if let Some(w) = extra.winch {
+                fds.push((w.fd.as_raw_fd(), libc::POLLIN));
+            }
             fds.push((pidfd.as_raw_fd(), libc::POLLIN));
-        } else if fds.is_empty() {
+        } else if outputs == 0 {
             break;
         }
         let timeout = match deadline {
@@ -357,6 +420,13 @@ fn pump(streams: &mut [Stream; 2], log: &mut Option<File>, pidfd: &OwnedFd) -> R
             if *fd == pidfd.as_raw_fd() {
                 status = Some(process::wait_pidfd(*fd)?);
                 deadline = Some(Instant::now() + DRAIN);
+            } else if i >= outputs && *fd == 0 {
+                stdin_open = extra.input.is_some_and(forward_stdin);
+            } else if let Some(w) = extra.winch.filter(|w| w.fd.as_raw_fd() == *fd) {
+                while w.next().is_some() {}
+                if let Some(m) = extra.console {
+                    let _ = pty::copy_winsize(1, m);
+                }
             } else if let Some(s) = streams.iter_mut().find(|s| s.fd.as_raw_fd() == *fd) {
                 s.readable(log);
             }
@@ -366,6 +436,26 @@ fn pump(streams: &mut [Stream; 2], log: &mut Option<File>, pidfd: &OwnedFd) -> R
         s.flush(log);
     }
     Ok(status.unwrap_or(0))
+}
+
+/// What the pump does besides output: the CLI's stdin into the pty, window size changes.
+struct Extra<'a> {
+    input: Option<RawFd>,
+    console: Option<RawFd>,
+    winch: Option<&'a process::BlockedSignals>,
+}
+
+/// Copies what is available on our stdin to `master`; false at end of file.
+fn forward_stdin(master: RawFd) -> bool {
+    let mut buf = [0u8; 4096];
+    match process::read(0, &mut buf) {
+        Ok(0) | Err(_) => {
+            // Docker sends EOT to the terminal when stdin closes: `cat` ends.
+            let _ = process::write_all(master, &[4]);
+            false
+        }
+        Ok(n) => process::write_all(master, &buf[..n]).is_ok(),
+    }
 }
 
 /// One output stream of the container: its pipe, the partial line, where to relay it.
@@ -451,7 +541,7 @@ fn write_log(log: &mut Option<File>, text: &str) {
 }
 
 /// The cloned child: place stdio and the sync socket, wait for `Proceed`, run the init.
-fn child(plan: &Plan, stdin: &OwnedFd, out: &OwnedFd, err: &OwnedFd, sync: &OwnedFd) -> ! {
+fn child(plan: &Plan, stdin: RawFd, out: &OwnedFd, err: &OwnedFd, sync: &OwnedFd) -> ! {
     let sys = Linux;
     let fail = |step: Step, e: Errno, fd: RawFd| -> ! {
         let _ = sys.write(
@@ -466,12 +556,7 @@ fn child(plan: &Plan, stdin: &OwnedFd, out: &OwnedFd, err: &OwnedFd, sync: &Owne
         process::exit_now(125)
     };
     // Move everything above the stdio range first, so no dup3 overwrites a source.
-    let sources = [
-        stdin.as_raw_fd(),
-        out.as_raw_fd(),
-        err.as_raw_fd(),
-        sync.as_raw_fd(),
-    ];
+    let sources = [stdin, out.as_raw_fd(), err.as_raw_fd(), sync.as_raw_fd()];
     let mut high = [0 as RawFd; 4];
     for (h, &fd) in high.iter_mut().zip(&sources) {
         *h = match process::dup_above(fd, 10) {

@@ -57,6 +57,8 @@ pub struct Plan {
     pub cgroup: Option<super::cgroup::CgroupPlan>,
     /// What the monitor does when the container exits (annotation `org.pycore.restart`).
     pub restart: super::restart::Policy,
+    /// `process.terminal`: the init makes a pty its stdio and sends the master back.
+    pub terminal: bool,
 }
 
 fn rlimit_resource(name: &str) -> Option<u32> {
@@ -216,9 +218,6 @@ impl Plan {
         let process = spec.process.as_ref().ok_or(Error::Missing("process"))?;
         let default_linux = spec::Linux::default();
         let linux = spec.linux.as_ref().unwrap_or(&default_linux);
-        if process.terminal {
-            return Err(Error::Unsupported("process.terminal (a pty)".into()));
-        }
         let arg0 = process.args.first().ok_or(Error::Missing("process.args"))?;
         if !process.cwd.starts_with('/') {
             return Err(Error::Invalid {
@@ -342,6 +341,7 @@ impl Plan {
                 .map(|p| super::cgroup::CgroupPlan::new(p, linux.resources.as_ref()))
                 .transpose()?,
             restart: restart_policy(spec)?,
+            terminal: process.terminal,
         })
     }
 

@@ -22,6 +22,8 @@ pub struct StartRequest {
     pub attach: bool,
     /// Remove this directory (by rename into `trash`) once the container has exited.
     pub remove: Option<(PathBuf, PathBuf)>,
+    /// Attached: the container reads our stdin (`-i`).
+    pub interactive: bool,
 }
 
 /// A started container: its pid, and its exit code if we waited for it.
@@ -104,7 +106,19 @@ fn wait_reports(plan: &Plan, req: &StartRequest, reports: &OwnedFd) -> Result<St
             exit_code: None,
         });
     }
-    let signals = process::BlockedSignals::new(FORWARDED).map_err(spawn_err("signalfd"))?;
+    let mut forwarded = FORWARDED.to_vec();
+    let mut monitor = None;
+    let _raw = if plan.terminal {
+        // The monitor owns the pty: window changes go to it, and it reads our terminal's size.
+        forwarded.push(libc::SIGWINCH);
+        monitor = monitor_pid(&req.state).and_then(|p| process::pidfd_open(p).ok());
+        req.interactive
+            .then(|| super::pty::RawMode::enter(0))
+            .flatten()
+    } else {
+        None
+    };
+    let signals = process::BlockedSignals::new(&forwarded).map_err(spawn_err("signalfd"))?;
     let target = process::pidfd_open(pid).ok();
     loop {
         let fds = [
@@ -114,7 +128,11 @@ fn wait_reports(plan: &Plan, req: &StartRequest, reports: &OwnedFd) -> Result<St
         let rev = process::poll(&fds, -1).map_err(spawn_err("poll"))?;
         if rev[1] != 0 {
             while let Some(sig) = signals.next() {
-                if let Some(t) = &target {
+                if sig == libc::SIGWINCH {
+                    if let Some(m) = &monitor {
+                        let _ = process::pidfd_send_signal(m, sig);
+                    }
+                } else if let Some(t) = &target {
                     let _ = process::pidfd_send_signal(t, sig);
                 }
             }
@@ -129,6 +147,12 @@ fn wait_reports(plan: &Plan, req: &StartRequest, reports: &OwnedFd) -> Result<St
             };
         }
     }
+}
+
+/// The monitor's pid, from the `state.json` it wrote before reporting `Started`.
+fn monitor_pid(state: &std::path::Path) -> Option<i32> {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(state).ok()?).ok()?;
+    v.get("monitor_pid")?.as_i64().map(|p| p as i32)
 }
 
 /// "mount /proc", "exec \"sh\"": what a failed init step was doing.
@@ -208,6 +232,7 @@ mod tests {
             log: dir.path().join("log"),
             attach: false,
             remove: None,
+            interactive: false,
         };
         let started = start(&req).unwrap();
         assert!(started.pid > 0);
@@ -247,6 +272,7 @@ mod tests {
             log: dir.path().join("log"),
             attach: false,
             remove: None,
+            interactive: false,
         };
         let err = start(&req).unwrap_err();
         assert_eq!(err.exit_code(), 127, "{err}");
