@@ -87,6 +87,7 @@ def _run_options(f: F) -> F:
         click.option("--restart", help="no, on-failure[:N], always or unless-stopped."),
         click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
         click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
+        click.option("--init", is_flag=True, help="Run a reaping init as pid 1."),
         click.argument("image"),
         click.argument("command", nargs=-1, type=click.UNPROCESSED),
     ]
@@ -140,6 +141,7 @@ def _options(kw: dict[str, Any]) -> RunOptions:
         restart=restart.parse(kw["restart"]),
         tty=kw["tty"],
         interactive=kw["interactive"],
+        init=kw["init"],
     )
 
 

@@ -256,6 +256,8 @@ class ContainerService:
         )
         spec["linux"]["cgroupsPath"] = cgroups.cgroups_path(cid)
         spec["process"]["terminal"] = opts.tty
+        if opts.init:
+            spec["annotations"]["org.pycore.init"] = "true"
         if opts.resources is not None:
             spec["linux"]["resources"] = opts.resources.oci()
         if opts.restart.name != "no":
@@ -291,6 +293,7 @@ class ContainerService:
                 "CapAdd": list(opts.cap_add),
                 "CapDrop": list(opts.cap_drop),
                 "RestartPolicy": opts.restart.host_config(),
+                "Init": opts.init,
                 **(opts.resources or cgroups.Resources()).host_config(),
             },
         }

@@ -51,6 +51,7 @@ class RunOptions:
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     tty: bool = False
     interactive: bool = False
+    init: bool = False
 
 
 def check_name(name: str) -> str:

@@ -73,6 +73,9 @@ fn steps(sys: &dyn Syscall, plan: &Plan) -> Result<Never, Failure> {
     at(Step::CloseFds, 0, sys.close_from(SYNC_FD as u32 + 1))?;
     credentials(sys, plan)?;
     sys.umask(plan.umask);
+    if plan.reaper {
+        return Err(super::reaper::fork_and_reap(&|| exec(sys, plan)));
+    }
     Err(exec(sys, plan))
 }
 

@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod msg;
 pub mod plan;
 pub mod pty;
+pub mod reaper;
 pub mod restart;
 pub mod seccomp;
 pub mod spawn;

@@ -59,6 +59,8 @@ pub struct Plan {
     pub restart: super::restart::Policy,
     /// `process.terminal`: the init makes a pty its stdio and sends the master back.
     pub terminal: bool,
+    /// `--init`: pid 1 stays a reaper that forks the program (annotation `org.pycore.init`).
+    pub reaper: bool,
 }
 
 fn rlimit_resource(name: &str) -> Option<u32> {
@@ -342,6 +344,10 @@ impl Plan {
                 .transpose()?,
             restart: restart_policy(spec)?,
             terminal: process.terminal,
+            reaper: spec
+                .annotations
+                .get(super::reaper::ANNOTATION_INIT)
+                .is_some_and(|v| v == "true"),
         })
     }
 
