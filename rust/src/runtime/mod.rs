@@ -11,6 +11,7 @@ mod clock;
 pub mod exec;
 pub mod init;
 pub mod monitor;
+pub mod monitor_cli;
 pub mod msg;
 pub mod plan;
 pub mod pty;

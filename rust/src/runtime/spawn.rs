@@ -4,8 +4,9 @@
 
 use super::msg::{Report, Step, MSG_LEN};
 use super::plan::Plan;
-use super::{monitor, Error};
+use super::{monitor, monitor_cli, Error};
 use crate::sys::process::{self, Forked};
+use crate::sys::CStrArray;
 use crate::sys::Errno;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
@@ -50,13 +51,32 @@ fn spawn_err(op: &'static str) -> impl Fn(Errno) -> Error {
 pub fn start(req: &StartRequest) -> Result<Started, Error> {
     let plan = Plan::load(&req.bundle)?;
     let (reports, report_w) = process::pipe().map_err(spawn_err("pipe"))?;
+    // Built before fork: the monitor binary's argv, if the binary is installed.
+    let exe = monitor_cli::locate().map(|exe| {
+        let argv = monitor_cli::to_args(&exe, req, report_w.as_raw_fd());
+        (
+            argv.first().cloned().unwrap_or_default(),
+            CStrArray::new(argv),
+        )
+    });
     match process::fork().map_err(spawn_err("fork"))? {
         Forked::Child => {
             // The intermediate child: a new session, the monitor, and gone, so the monitor
             // is re-parented to init (or the nearest subreaper) and outlives the CLI.
             let _ = process::setsid();
             match process::fork() {
-                Ok(Forked::Child) => monitor::run(&plan, req, report_w),
+                Ok(Forked::Child) => {
+                    if let Some((path, argv)) = &exe {
+                        // A few MB of its own instead of the caller's copied heap. The report
+                        // pipe must survive the exec; if the exec fails, stay a fork.
+                        if process::dup_to(report_w.as_raw_fd(), report_w.as_raw_fd(), true).is_ok()
+                        {
+                            monitor_cli::exec(path, argv);
+                        }
+                        let _ = process::dup_to(report_w.as_raw_fd(), report_w.as_raw_fd(), false);
+                    }
+                    monitor::run(&plan, req, report_w)
+                }
                 _ => process::exit_now(0),
             }
         }
