@@ -1,4 +1,5 @@
-"""Container start speed: `pycore run --rm busybox true` against crun running the same bundle.
+"""Container start speed: `pycore run --rm busybox true` against `podman run --rm` of the same
+image and crun running the same bundle.
 
     python3 benches/run.py [--runs 21]
 
@@ -7,6 +8,10 @@ median of the runs: the whole `pycore run --rm` CLI; the native runtime alone on
 bundle (`pycore.native.start_container`, attached, in-process); `crun run` of that bundle with
 its overlay mounted beforehand. crun refuses this host's hybrid cgroup layout, so it runs in a
 private mount namespace where /sys/fs/cgroup is a cgroup2 mount, with its cgroup manager off.
+podman (4.3, with crun) runs there too, with `--cgroups disabled` (crun's cgroup2 path wants to
+raise RLIMIT_MEMLOCK for its device filter, which root here may not), a private --root and
+--runroot on /dev/shm, the image loaded from `pycore save`, and ulimits within this host's hard
+limits. pycore, unlike podman here, still puts every container in its cgroups.
 """
 
 from __future__ import annotations
@@ -23,6 +28,30 @@ import time
 from pathlib import Path
 
 ROOT = Path("/dev/shm/pycore-bench-run")
+PODMAN_ROOT = Path("/dev/shm/pycore-bench-podman")
+PODMAN = [
+    "podman",
+    "--root",
+    str(PODMAN_ROOT / "root"),
+    "--runroot",
+    str(PODMAN_ROOT / "run"),
+    "--cgroup-manager",
+    "cgroupfs",
+]
+PODMAN_RUN = [
+    "run",
+    "--rm",
+    "--cgroups",
+    "disabled",
+    "--ulimit",
+    "nofile=20000:20000",
+    "--ulimit",
+    "nproc=32768:32768",
+    "busybox",
+    "true",
+]
+# Runs in a private mount namespace whose /sys/fs/cgroup is a cgroup2 mount.
+CGROUP2_NS = "mount --make-rprivate / && mount -t cgroup2 none /sys/fs/cgroup && "
 CRUN_LOOP = """
 import subprocess, sys, time, statistics
 ts = []
@@ -53,6 +82,30 @@ def median_ms(cmd: list[str], runs: int) -> float:
     return statistics.median(ts) * 1000
 
 
+def podman_ms(runs: int) -> float | None:
+    """Median of `podman run --rm busybox true`, the same busybox image as pycore's."""
+    if shutil.which("podman") is None:
+        return None
+    listed = subprocess.run([*PODMAN, "images", "-q", "busybox"], capture_output=True, text=True)
+    if not listed.stdout.strip():
+        with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
+            archive = Path(tmp) / "busybox.tar"
+            r = pycore("save", "busybox", "-o", str(archive))
+            assert r.returncode == 0, r.stderr
+            subprocess.run([*PODMAN, "load", "-i", str(archive)], capture_output=True, check=True)
+    loop = CRUN_LOOP.replace('["crun", "--cgroup-manager=disabled", "run", f"b{i}"]', "CMD")
+    loop = f"CMD = {json.dumps([*PODMAN, *PODMAN_RUN])}\n{loop}"
+    r = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"{CGROUP2_NS}{sys.executable} -c '{loop}' {runs}"],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        print(f"podman: {r.stderr.strip()}", file=sys.stderr)
+        return None
+    return float(r.stdout)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=21)
@@ -62,12 +115,31 @@ def main() -> None:
         assert r.returncode == 0, r.stderr
     exe = subprocess.run(["pyenv", "which", "pycore"], capture_output=True, text=True)
     cli = exe.stdout.strip() if exe.returncode == 0 else "pycore"
+    # As scripts/install.sh does: modules added since the install would be compiled every run.
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "compileall",
+            "-q",
+            str(Path(__file__).parents[1] / "python" / "pycore"),
+        ],
+        check=False,
+    )
+    run = [cli, "--root", str(ROOT), "run", "--rm"]
     results = {
-        "pycore run --rm busybox true (CLI)": median_ms(
-            [cli, "--root", str(ROOT), "run", "--rm", "busybox", "true"], runs
-        )
+        "pycore run --rm busybox true (CLI)": median_ms([*run, "busybox", "true"], runs),
+        "pycore run --rm --network none busybox true (CLI)": median_ms(
+            [*run, "--network", "none", "busybox", "true"], runs
+        ),
     }
+    podman = podman_ms(runs)
+    if podman is not None:
+        results["podman run --rm busybox true"] = podman
     results["python3 -c pass (interpreter floor)"] = median_ms([sys.executable, "-c", "pass"], runs)
+    results["python3 -S -c pass (without site)"] = median_ms(
+        [sys.executable, "-S", "-c", "pass"], runs
+    )
 
     cid = pycore("create", "busybox", "true").stdout.strip()
     cdir = ROOT / "containers" / cid
@@ -113,6 +185,9 @@ def main() -> None:
     print("| what | median |\n|---|---:|")
     for k, v in results.items():
         print(f"| {k} | {v:.1f} ms |")
+    if podman is not None:
+        for k in list(results)[:2]:
+            print(f"\n{k}: {results[k] / podman:.2f} of podman")
 
 
 if __name__ == "__main__":

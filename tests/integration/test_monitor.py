@@ -1,0 +1,29 @@
+"""The monitor is the small `pycore-monitor` program when it is installed, not a fork of the
+Python CLI: a few MB of memory for every running container."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import pycore
+from tests.integration.test_run import Run, pc, root  # noqa: F401  (fixtures)
+
+MONITOR = Path(pycore.__file__).parent / "_bin" / "pycore-monitor"
+
+pytestmark = [pytest.mark.root, pytest.mark.needs(str(MONITOR))]
+
+
+def test_the_monitor_is_the_small_binary(pc: Run, root: Path) -> None:  # noqa: F811
+    cid = pc("run", "-d", "--network", "none", "busybox", "sleep", "30").stdout.strip()
+    state = json.loads((root / "containers" / cid / "state.json").read_text())
+    pid = state["monitor_pid"]
+    assert Path(f"/proc/{pid}/exe").resolve() == MONITOR.resolve()
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    rss_kb = int(status["VmRSS"].split()[0])
+    assert rss_kb < 6 * 1024, f"monitor RSS {rss_kb} kB"
+    assert pc("rm", "-f", cid).returncode == 0
