@@ -9,7 +9,8 @@ APT_PACKAGES=(
   busybox-static debootstrap   # offline base images
   skopeo umoci podman crun     # interop partners and speed references
   docker-registry              # the reference registry, on 127.0.0.1 in tests
-  pigz zstd hyperfine          # benchmark references
+  pigz zstd hyperfine wrk      # benchmark references
+  nftables iproute2            # container networking (bridge, veth, published ports)
   uidmap fuse-overlayfs        # podman's helpers
 )
 
@@ -28,6 +29,10 @@ python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore 
 # Editable install: builds the Rust extension (release profile) and the `pycore` command.
 python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
   --no-build-isolation -e .
+# The container monitor as its own small program (a few MB of RSS instead of a forked Python
+# interpreter's); the runtime finds it in pycore/_bin/ next to the extension.
+cargo build -q --release --bin pycore-monitor
+install -D -m 0755 target/release/pycore-monitor python/pycore/_bin/pycore-monitor
 # Byte-compile now: an editable install has no .pyc files, and PYTHONDONTWRITEBYTECODE may be
 # set, which would make every `pycore` invocation compile its modules again.
 python3 -m compileall -q python/pycore
