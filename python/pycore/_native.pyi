@@ -66,7 +66,7 @@ def sha256_file(path: str) -> str:
     """
 
 def unpack_layer(
-    blob: str,
+    blob: str | int,
     dest: str,
     *,
     whiteouts: Literal["overlay", "flat"] = "overlay",
@@ -76,6 +76,11 @@ def unpack_layer(
     progress: Callable[[int], None] | None = None,
 ) -> LayerDigests:
     """Extract the layer blob at `blob` into the existing directory `dest`, in one pass.
+
+    `blob` is a path, or a readable file descriptor (an int) read from its current position
+    to EOF: a pipe fed by a download extracts the layer while it arrives. The descriptor is
+    duplicated; the caller still owns it and closes it afterwards (once this returns, closing
+    it tells a writer still feeding a pipe that nobody reads any more).
 
     Compression (gzip, zstd or none) is detected by magic bytes. The compressed and the
     uncompressed streams are hashed while extracting. Every entry is resolved beneath `dest`;

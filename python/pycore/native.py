@@ -36,7 +36,7 @@ def sha256_file(path: Path) -> Digest:
 
 
 def unpack_layer(
-    blob: Path,
+    blob: Path | int,
     dest: Path,
     *,
     whiteouts: Whiteouts = "overlay",
@@ -46,10 +46,11 @@ def unpack_layer(
     progress: Callable[[int], None] | None = None,
     what: str | None = None,
 ) -> LayerDigests:
-    """Verify and extract one layer blob into `dest` (see `_native.unpack_layer`)."""
+    """Verify and extract one layer blob into `dest` (see `_native.unpack_layer`): a path,
+    or an open descriptor (a pipe) read to EOF, which the caller keeps and closes."""
     with _mapped(what or f"unpack {blob}"):
         return _native.unpack_layer(
-            str(blob),
+            blob if isinstance(blob, int) else str(blob),
             str(dest),
             whiteouts=whiteouts,
             digest=str(digest) if digest else None,

@@ -40,7 +40,7 @@ mod xattr;
 pub use error::{EntryError, LayerError, MismatchKind};
 pub use pack::{pack, PackOptions};
 pub use stream::Source;
-pub use unpack::{unpack, UnpackOptions, WhiteoutFormat};
+pub use unpack::{unpack, unpack_from, UnpackOptions, WhiteoutFormat};
 
 /// Extended attributes as (name, value) pairs.
 pub type Xattrs = Vec<(Vec<u8>, Vec<u8>)>;

@@ -2,8 +2,10 @@
 
 use super::errors::layer_err;
 use crate::layer::{self, Compression, PackOptions, UnpackOptions, WhiteoutFormat};
+use crate::sys::fd::dup_cloexec;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -67,12 +69,41 @@ fn compression(s: &str) -> PyResult<Compression> {
     }
 }
 
+/// Where `unpack_layer` reads the blob: a path, or a readable descriptor (a pipe) to EOF.
+#[derive(FromPyObject)]
+pub enum BlobSource {
+    Fd(i32),
+    Path(PathBuf),
+}
+
+impl BlobSource {
+    /// The blob opened for reading (a private duplicate of a descriptor) and its name.
+    fn open(&self) -> Result<(File, String), layer::LayerError> {
+        let (name, opened) = match self {
+            BlobSource::Fd(fd) => (
+                format!("fd {fd}"),
+                dup_cloexec(*fd)
+                    .map(File::from)
+                    .map_err(|e| std::io::Error::from_raw_os_error(e.0)),
+            ),
+            BlobSource::Path(p) => (p.display().to_string(), File::open(p)),
+        };
+        opened
+            .map(|f| (f, name.clone()))
+            .map_err(|source| layer::LayerError::Io {
+                op: "open",
+                path: name,
+                source,
+            })
+    }
+}
+
 #[pyfunction]
 #[pyo3(signature = (blob, dest, *, whiteouts = "overlay", digest = None, size = None, diff_id = None, progress = None))]
 #[allow(clippy::too_many_arguments)]
 pub fn unpack_layer(
     py: Python<'_>,
-    blob: PathBuf,
+    blob: BlobSource,
     dest: PathBuf,
     whiteouts: &str,
     digest: Option<String>,
@@ -105,7 +136,8 @@ pub fn unpack_layer(
             diff_id,
             progress: Some(&mut report),
         };
-        layer::unpack(&blob, &dest, opts)
+        let (file, name) = blob.open()?;
+        layer::unpack_from(file, name, &dest, opts)
     });
     match result {
         Ok(d) => Ok(LayerDigests(d)),

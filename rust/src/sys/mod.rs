@@ -6,6 +6,7 @@
 #![allow(clippy::unnecessary_cast)]
 
 pub mod fake;
+pub mod fd;
 pub mod fsmount;
 mod linux;
 pub mod process;

@@ -80,9 +80,11 @@ impl Threads {
     }
 }
 
-/// Starts the reader and hasher threads over `file`, already known to hold `compression`.
+/// Starts the reader and hasher threads over `head` (the blob's first bytes, already read)
+/// followed by the rest of `file`, already known to hold `compression`.
 pub fn spawn(
     file: File,
+    head: Vec<u8>,
     compression: Compression,
     size: Option<u64>,
     path: String,
@@ -101,7 +103,7 @@ pub fn spawn(
         .name("pycore-layer-read".into())
         .spawn(move || {
             let hand_over = hash_blocks.then(|| (to_hasher.clone(), spent_blocks));
-            let blocks = reader::Blocks::new(file, size, hand_over);
+            let blocks = reader::Blocks::new(file, &head, size, hand_over);
             let r = reader::Reader {
                 to_hasher,
                 spent_chunks,

@@ -25,17 +25,23 @@ pub struct Blocks {
 }
 
 impl Blocks {
+    /// The blob as `head` (its first bytes, already read from `file`; at most a block) then
+    /// the rest of `file`.
     pub fn new(
         file: File,
+        head: &[u8],
         limit: Option<u64>,
         hand_over: Option<(SyncSender<Msg>, Receiver<Vec<u8>>)>,
     ) -> Blocks {
+        let mut buf = vec![0u8; BLOCK];
+        let filled = head.len().min(BLOCK);
+        buf[..filled].copy_from_slice(&head[..filled]);
         Blocks {
             file,
-            buf: vec![0u8; BLOCK],
+            buf,
             pos: 0,
-            filled: 0,
-            count: 0,
+            filled,
+            count: filled as u64,
             limit,
             hand_over,
         }

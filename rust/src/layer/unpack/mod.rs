@@ -22,7 +22,7 @@ use parent::{Creator, Parent};
 use rustix::io::Errno;
 use std::collections::HashSet;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::io::Read;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -57,6 +57,23 @@ pub fn unpack(
     dest: &Path,
     opts: UnpackOptions<'_>,
 ) -> Result<LayerDigests, LayerError> {
+    let name = blob.display().to_string();
+    let file = File::open(blob).map_err(|source| LayerError::Io {
+        op: "open",
+        path: name.clone(),
+        source,
+    })?;
+    unpack_from(file, name, dest, opts)
+}
+
+/// As `unpack`, reading the blob from `file` (from its current position to EOF: a pipe
+/// works, so a download can be extracted as it arrives); `name` is the blob in messages.
+pub fn unpack_from(
+    mut file: File,
+    name: String,
+    dest: &Path,
+    opts: UnpackOptions<'_>,
+) -> Result<LayerDigests, LayerError> {
     for d in [&opts.digest, &opts.diff_id].into_iter().flatten() {
         if !d.starts_with("sha256:") {
             return Err(LayerError::Invalid(format!(
@@ -64,19 +81,16 @@ pub fn unpack(
             )));
         }
     }
-    let blob_name = blob.display().to_string();
-    let io_err = |op, source| LayerError::Io {
-        op,
-        path: blob_name.clone(),
+    // Sniffed by reading, not `pread`, which a pipe refuses; the head goes down the pipeline.
+    let head = read_head(&mut file).map_err(|source| LayerError::Io {
+        op: "read",
+        path: name.clone(),
         source,
-    };
-    let file = File::open(blob).map_err(|e| io_err("open", e))?;
-    let mut head = [0u8; 4];
-    let n = file.read_at(&mut head, 0).map_err(|e| io_err("read", e))?;
-    let compression = Compression::sniff(&head[..n]);
+    })?;
+    let compression = Compression::sniff(&head);
     let root = Root::open(dest)
         .map_err(|e| crate::fsx::FsError::new("open", dest.as_os_str().as_encoded_bytes(), e))?;
-    let pipe = stream::spawn(file, compression, opts.size, blob_name.clone())?;
+    let pipe = stream::spawn(file, head, compression, opts.size, name)?;
     let mut src = TarStream::new(pipe.chunks, pipe.recycle, opts.progress);
     let mut x = Extractor::new(&root, opts.whiteouts);
     let run = x.run(&mut src).and_then(|()| src.drain());
@@ -94,6 +108,22 @@ pub fn unpack(
     };
     verify(&digests, &opts.digest, opts.size, &opts.diff_id)?;
     Ok(digests)
+}
+
+/// The first bytes of the blob (fewer only when it is shorter), enough to sniff compression.
+fn read_head(file: &mut File) -> std::io::Result<Vec<u8>> {
+    let mut head = vec![0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    head.truncate(got);
+    Ok(head)
 }
 
 fn verify(

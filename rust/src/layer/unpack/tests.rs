@@ -405,3 +405,37 @@ fn modes_and_owners_survive_umask_and_setgid_parents() {
     let l = std::fs::symlink_metadata(s.dest().join("l")).unwrap();
     assert_eq!((l.uid(), l.gid()), (0, 0));
 }
+
+#[test]
+fn unpacks_from_a_pipe_as_it_is_written() {
+    let s = Scratch::new();
+    let big = "y".repeat(3 << 20);
+    let tar = Tar::new().file("a", "x").file("big", &big).end();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(1));
+    gz.write_all(&tar).unwrap();
+    let gz = gz.finish().unwrap();
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let feed = {
+        let gz = gz.clone();
+        // Small writes: the unpacker sees the head (the gzip magic) in pieces too.
+        std::thread::spawn(move || {
+            gz.chunks(3)
+                .take(10)
+                .chain(gz[30..].chunks(64 << 10))
+                .for_each(|c| writer.write_all(c).unwrap())
+        })
+    };
+    let opts = UnpackOptions {
+        whiteouts: WhiteoutFormat::Overlay,
+        digest: None,
+        size: Some(gz.len() as u64),
+        diff_id: None,
+        progress: None,
+    };
+    let file = File::from(std::os::fd::OwnedFd::from(reader));
+    let d = unpack_from(file, "pipe".into(), &s.dest(), opts).unwrap();
+    feed.join().unwrap();
+    assert_eq!(d.compression, Compression::Gzip);
+    assert_eq!(d.size, gz.len() as u64);
+    assert_eq!(std::fs::read(s.dest().join("big")).unwrap(), big.as_bytes());
+}
