@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _STALL_LIMIT = 60.0  # a stalled request is let go after this long at the latest
+PIECE = 256 << 10  # body bytes between two calls of `Reply.pace`
 
 
 @dataclass
@@ -25,6 +26,9 @@ class Reply:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     stall: bool = False  # hold the request, answering nothing, until the server stops
+    # Called with the bytes of the body sent so far before each piece of `PIECE` bytes: a test
+    # can hold a download mid-body and look at what the client did with the first part.
+    pace: Callable[[int], None] | None = None
 
 
 Route = Reply | Callable[[str, str, dict[str, str]], Reply]
@@ -93,8 +97,15 @@ class FakeRegistry:
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                if method != "HEAD":
+                if method == "HEAD":
+                    return
+                if reply.pace is None:
                     self.wfile.write(reply.body)
+                    return
+                for start in range(0, len(reply.body), PIECE):
+                    reply.pace(start)
+                    self.wfile.write(reply.body[start : start + PIECE])
+                    self.wfile.flush()
 
             def do_GET(self) -> None:
                 self._serve("GET")

@@ -1,6 +1,7 @@
 """Pull: resolve a reference to one platform's manifest, download the missing blobs (three at
-once, resuming partial downloads with Range), unpack each layer as soon as it is stored, then
-register the image under the lock (`commit_image`)."""
+once, resuming partial downloads with Range), unpack each layer while it downloads (the body is
+teed into a pipe the native unpacker reads), then register the image under the lock
+(`commit_image`)."""
 
 from __future__ import annotations
 
@@ -236,11 +237,16 @@ class _Pull:
         downloaders = ThreadPoolExecutor(
             max_workers=max(1, self.client.options.parallel), thread_name_prefix="download"
         )
+        # One streaming unpack per running download: it must never wait for a free worker,
+        # or the download feeding it would block on the full pipe.
+        streams = ThreadPoolExecutor(
+            max_workers=max(1, self.client.options.parallel), thread_name_prefix="stream"
+        )
         unpacks: list[Future[None]] = []
 
         def one(desc: Descriptor, diff_id: Digest) -> None:
-            if not self.store.has_blob(desc.digest):
-                self._download(desc)
+            if not self.store.has_blob(desc.digest) and self._download(desc, diff_id, streams):
+                return  # unpacked while it downloaded
             if not self.cancelled.is_set():
                 unpacks.append(unpackers.submit(self._unpack, desc, diff_id))
 
@@ -256,6 +262,7 @@ class _Pull:
             raise
         finally:
             downloaders.shutdown(wait=True, cancel_futures=True)
+            streams.shutdown(wait=True, cancel_futures=True)
             unpackers.shutdown(wait=True, cancel_futures=True)
 
     def _unpack(self, desc: Descriptor, diff_id: Digest) -> None:
@@ -272,32 +279,81 @@ class _Pull:
         self.store.unpack_layer(desc.digest, diff_id, size=desc.size, progress=progress)
         self.emit(ev.TransferEvent(short, ev.PULLED))
 
-    def _download(self, desc: Descriptor) -> None:
+    def _unpack_stream(self, desc: Descriptor, diff_id: Digest, tee: _Tee) -> None:
+        """Unpack what the download tees into the pipe; its events are sent by the download
+        (one step at a time on the layer's line: the extraction ends just after the download)."""
+        try:
+            self.store.unpack_layer(desc.digest, diff_id, size=desc.size, source=tee.rfd)
+        finally:
+            tee.close_reader()  # a writer still teeing learns that nobody reads (EPIPE)
+
+    def _download(self, desc: Descriptor, diff_id: Digest, streams: ThreadPoolExecutor) -> bool:
         """Fetch one blob into its stable partial file, resuming what an earlier pull left,
-        then move it into the blob store, which verifies size and digest."""
+        then move it into the blob store, which verifies size and digest. A fresh download of
+        a layer not yet unpacked is unpacked as it arrives (then True is returned)."""
         path = self.store.layout.download(desc.digest)
         fd = _open_locked(path)
         try:
             if self.store.has_blob(desc.digest):  # another pull finished it while we waited
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
-                return
+                return False
             with os.fdopen(os.dup(fd), "r+b") as f:
+                fresh = f.seek(0, os.SEEK_END) == 0
+                if fresh and not self.store.has_layer(diff_id) and not self.cancelled.is_set():
+                    return self._fetch_unpacking(desc, diff_id, f, path, streams)
                 self._fetch_into(desc, f)
-            self.emit(ev.TransferEvent(desc.digest.short, ev.VERIFYING))
-            try:
-                self.store.ingest_blob(path, expected=desc.digest, size=desc.size)
-            except DigestMismatch as e:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                raise RegistryDigestMismatch(
-                    f"blob {desc.digest.short} from {self.where}: {e}"
-                ) from e
-            self.emit(ev.TransferEvent(desc.digest.short, ev.DOWNLOADED))
+            self._ingest(desc, path, verified=False)
+            return False
         finally:
             os.close(fd)
 
-    def _fetch_into(self, desc: Descriptor, f: _File) -> None:
+    def _fetch_unpacking(
+        self,
+        desc: Descriptor,
+        diff_id: Digest,
+        f: _File,
+        path: Path,
+        streams: ThreadPoolExecutor,
+    ) -> bool:
+        """Download into `f` while teeing the body into the native unpacker. The unpacker
+        verifies size, digest and diff_id over exactly the bytes written to `f`, so on success
+        the blob is placed without hashing it again. If the unpacker stops early (a bad layer),
+        the download goes on into the file alone and the blob is verified the usual way, so a
+        tampered blob still reads as a digest mismatch. False when the layer still has to be
+        unpacked from the stored blob (the tee was cut: the download had to start over)."""
+        tee = _Tee()
+        unpacking = streams.submit(self._unpack_stream, desc, diff_id, tee)
+        try:
+            self._fetch_into(desc, f, tee)
+        except BaseException:
+            tee.finish()
+            with contextlib.suppress(BaseException):
+                unpacking.result()  # it fails on the truncated stream: the download's error wins
+            raise
+        tee.finish()
+        failure = unpacking.exception()
+        if failure is None and tee.whole:
+            self._ingest(desc, path, verified=True)
+            self.emit(ev.TransferEvent(desc.digest.short, ev.EXTRACTING, desc.size, desc.size))
+            self.emit(ev.TransferEvent(desc.digest.short, ev.PULLED))
+            return True
+        self._ingest(desc, path, verified=False)
+        if failure is not None and not tee.cut:
+            raise failure
+        return False
+
+    def _ingest(self, desc: Descriptor, path: Path, *, verified: bool) -> None:
+        self.emit(ev.TransferEvent(desc.digest.short, ev.VERIFYING))
+        try:
+            self.store.ingest_blob(path, expected=desc.digest, size=desc.size, verified=verified)
+        except DigestMismatch as e:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            raise RegistryDigestMismatch(f"blob {desc.digest.short} from {self.where}: {e}") from e
+        self.emit(ev.TransferEvent(desc.digest.short, ev.DOWNLOADED))
+
+    def _fetch_into(self, desc: Descriptor, f: _File, tee: _Tee | None = None) -> None:
         size = desc.size
         offset = f.seek(0, os.SEEK_END)
         if offset > size:
@@ -312,16 +368,16 @@ class _Pull:
             resp = self.client.open_blob(self.repo, desc.digest, offset)
             try:
                 if resp.status == 416:  # our partial is no prefix the server knows: restart
-                    offset = _restart(f)
+                    offset = _restart(f, tee)
                     failures += 1
                     if failures > opts.retries:
                         raise RegistryError(
                             f"blob {short} of {self.where}: the registry refuses range requests"
                         )
                     continue
-                offset = self._check_answer(resp.status, resp.header, desc, offset, f)
+                offset = self._check_answer(resp.status, resp.header, desc, offset, f, tee)
                 self.emit(ev.TransferEvent(short, ev.DOWNLOADING, offset, size))
-                offset = self._stream(resp.readinto, desc, f, offset)
+                offset = self._stream(resp.readinto, desc, f, offset, tee)
             except (OSError, http.client.HTTPException) as e:
                 offset = f.tell()
                 failures += 1
@@ -348,6 +404,7 @@ class _Pull:
         desc: Descriptor,
         offset: int,
         f: _File,
+        tee: _Tee | None,
     ) -> int:
         """Where the body starts: `offset` for a 206 from there, 0 for a whole-blob 200."""
         short = desc.digest.short
@@ -358,7 +415,7 @@ class _Pull:
                     f"blob {short} of {self.where}: size mismatch: expected {desc.size} bytes, "
                     f"the registry sends {length}"
                 )
-            return _restart(f) if offset else 0
+            return _restart(f, tee) if offset else 0
         content_range = header("Content-Range") or ""
         start, _, total = content_range.removeprefix("bytes ").partition("/")
         first = start.split("-", 1)[0]
@@ -373,7 +430,9 @@ class _Pull:
             )
         return offset
 
-    def _stream(self, readinto: _ReadInto, desc: Descriptor, f: _File, offset: int) -> int:
+    def _stream(
+        self, readinto: _ReadInto, desc: Descriptor, f: _File, offset: int, tee: _Tee | None
+    ) -> int:
         buf = bytearray(_BUF)
         view = memoryview(buf)
         short = desc.digest.short
@@ -390,6 +449,8 @@ class _Pull:
                     f"{desc.size} bytes"
                 )
             f.write(view[:n])
+            if tee is not None:
+                tee.write(view[:n])
             offset += n
             with self._lock:
                 self.downloaded += n
@@ -438,7 +499,52 @@ def _open_locked(path: Path) -> int:
         os.close(fd)
 
 
-def _restart(f: _File) -> int:
+def _restart(f: _File, tee: _Tee | None) -> int:
     f.seek(0)
     f.truncate(0)
+    if tee is not None:
+        tee.cut_off()  # the unpacker has read bytes that are no longer the file's
     return 0
+
+
+class _Tee:
+    """A pipe from a download to the unpacker reading it (`rfd`, passed to the native unpack),
+    with what became of it: `whole` while every byte of the file also went down the pipe,
+    `cut` when the download had to start over."""
+
+    def __init__(self) -> None:
+        self.rfd, self._wfd = os.pipe2(os.O_CLOEXEC)
+        # Fewer, larger handovers; the unpacker reads 256 KiB blocks. Best effort.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(self._wfd, fcntl.F_SETPIPE_SZ, _BUF)
+        self.whole = True
+        self.cut = False
+
+    def write(self, data: memoryview) -> None:
+        if self._wfd < 0:
+            return
+        try:
+            while data:
+                data = data[os.write(self._wfd, data) :]
+        except BrokenPipeError:  # the unpacker stopped: the download goes on without it
+            self._close_writer()
+            self.whole = False
+
+    def cut_off(self) -> None:
+        self._close_writer()
+        self.whole = False
+        self.cut = True
+
+    def finish(self) -> None:
+        """The download is over (or failed): EOF for the unpacker."""
+        self._close_writer()
+
+    def close_reader(self) -> None:
+        if self.rfd >= 0:
+            os.close(self.rfd)
+            self.rfd = -1
+
+    def _close_writer(self) -> None:
+        if self._wfd >= 0:
+            os.close(self._wfd)
+            self._wfd = -1

@@ -109,15 +109,25 @@ class Store:
         return digest
 
     def ingest_blob(
-        self, src: Path, expected: Digest | None = None, size: int | None = None
+        self,
+        src: Path,
+        expected: Digest | None = None,
+        size: int | None = None,
+        *,
+        verified: bool = False,
     ) -> Digest:
         """Move the file `src` (on the store's filesystem, e.g. in a workdir) into the blob store,
-        after checking it against `expected` and `size`. `src` is consumed."""
+        after checking it against `expected` and `size`. `src` is consumed. `verified` says the
+        caller already hashed exactly these bytes to `expected` (while they streamed in): the
+        file is then not read again, only its size checked."""
         if size is not None and src.stat().st_size != size:
             raise DigestMismatch(
                 f"blob {expected or src.name}: size mismatch: expected {size}, "
                 f"got {src.stat().st_size}"
             )
+        if verified and expected is not None:
+            self._place_blob(src, expected)
+            return expected
         digest = native.sha256_file(src)
         if expected is not None and digest != expected:
             raise DigestMismatch(f"blob digest mismatch: expected {expected}, got {digest}")
@@ -164,11 +174,14 @@ class Store:
         *,
         size: int | None = None,
         progress: Callable[[int], None] | None = None,
+        source: int | None = None,
     ) -> Path:
         """Make the unpacked layer `diff_id` exist, extracting the stored blob `blob` if needed.
 
-        Both digests (and the size, when given) are verified while extracting; a mismatch
-        leaves nothing behind. Safe to call concurrently for the same layer.
+        `source`, when given, is a readable descriptor (a pipe fed by a download) carrying the
+        blob's bytes instead of the stored blob; it is read to EOF, not closed. Both digests
+        (and the size, when given) are verified while extracting; a mismatch leaves nothing
+        behind. Safe to call concurrently for the same layer.
         """
         target = self.layout.layer(diff_id)
         if target.is_dir():
@@ -177,7 +190,7 @@ class Store:
             dest = work / "layer"
             dest.mkdir()
             native.unpack_layer(
-                self.blob_path(blob),
+                self.blob_path(blob) if source is None else source,
                 dest,
                 digest=blob,
                 size=size,
