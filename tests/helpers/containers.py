@@ -61,14 +61,40 @@ def mounts_under(path: Path) -> list[str]:
     return [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines() if str(path) in ln]
 
 
+def network_leftovers(root: Path) -> list[str]:
+    """Links, the nft table, netns pins and run directory of this store that still exist."""
+    try:
+        cfg = json.loads((root / "networks" / "config.json").read_text())
+    except FileNotFoundError:
+        return []
+    found = [
+        f"link {n}"
+        for n in os.listdir("/sys/class/net")
+        if n.startswith(cfg["tag"]) or n == cfg["bridge"]
+    ]
+    table = subprocess.run(["nft", "list", "table", "ip", cfg["table"]], capture_output=True)
+    if table.returncode == 0:
+        found.append(f"table {cfg['table']}")
+    if Path(cfg["run_dir"]).exists():
+        found.append(f"dir {cfg['run_dir']}")
+    mounts = Path("/proc/self/mountinfo").read_text()
+    found += [f"mount {ln.split()[4]}" for ln in mounts.splitlines() if cfg["run_dir"] in ln]
+    return found
+
+
 def cli_with_teardown(root: Path) -> Iterator[Run]:
-    """The body of a `pc` fixture: yields the CLI; afterwards kills leftovers by pid, removes
-    the containers and volumes, and fails on leftover processes or mounts."""
+    """The body of a `pc` fixture: yields the CLI; afterwards removes every container through
+    pycore (so endpoints, cgroups and anonymous volumes go with them), kills what is still
+    left by pid, sweeps the store's networks, and fails on leftover processes, mounts, links,
+    rules or netns pins."""
 
     def run(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
         return pycore_at(root, *args, **kw)
 
     yield run
+    ids = run("ps", "-aq", "--no-trunc").stdout.split()
+    if ids:
+        run("rm", "-f", "-v", *ids)
     leftovers = processes(root)
     for pid, start in leftovers:
         if is_alive(pid, start):
@@ -76,5 +102,7 @@ def cli_with_teardown(root: Path) -> Iterator[Run]:
     for d in ("containers", "volumes"):
         for entry in (root / d).iterdir() if (root / d).is_dir() else ():
             subprocess.run(["rm", "-rf", str(entry)], check=False)
+    run("network", "cleanup", "--all")
     assert not mounts_under(root), "mounts left on the host"
     assert not leftovers, f"processes left running: {leftovers}"
+    assert not network_leftovers(root), network_leftovers(root)

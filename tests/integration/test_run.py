@@ -13,76 +13,30 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from pycore.runtime.records import is_alive
+from tests.helpers.containers import (
+    Run,
+    busybox_root,
+    cli_with_teardown,
+    mounts_under,
+)
 
 pytestmark = pytest.mark.root
-
-Run = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("run") / "root"
-    r = _pycore(root, "image", "bootstrap", "busybox")
-    assert r.returncode == 0, r.stderr
-    return root
-
-
-def _pycore(root: Path, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYCORE_")}
-    return subprocess.run(  # type: ignore[call-overload, no-any-return]
-        [sys.executable, "-m", "pycore", "--root", str(root), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        timeout=kw.pop("timeout", 60),
-        **kw,
-    )
-
-
-def _processes(root: Path) -> list[tuple[int, int]]:
-    """(pid, start time) of every container init and monitor recorded under `root`."""
-    found = []
-    for state in (root / "containers").glob("*/state.json"):
-        try:
-            s = json.loads(state.read_text())
-        except (OSError, ValueError):
-            continue
-        for pid, start in (
-            (s.get("pid"), s.get("pid_start")),
-            (s.get("monitor_pid"), s.get("monitor_start")),
-        ):
-            if is_alive(pid, start):
-                found.append((pid, start))
-    return found
-
-
-def _mounts_under(path: Path) -> list[str]:
-    return [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines() if str(path) in ln]
+    return busybox_root(tmp_path_factory, "run")
 
 
 @pytest.fixture
 def pc(root: Path) -> Iterator[Run]:
-    def run(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-        return _pycore(root, *args, **kw)
-
-    yield run
-    leftovers = _processes(root)
-    for pid, start in leftovers:
-        if is_alive(pid, start):
-            os.kill(pid, signal.SIGKILL)
-    for ctr in (root / "containers").iterdir():
-        subprocess.run(["rm", "-rf", str(ctr)], check=False)
-    assert not _mounts_under(root), "mounts left on the host"
-    assert not leftovers, f"processes left running: {leftovers}"
+    yield from cli_with_teardown(root)
 
 
 def _wait_gone(pc: Run, cid: str) -> None:
@@ -145,7 +99,7 @@ def test_isolation(pc: Run, root: Path) -> None:
     ours = ("/proc", "/dev", "/sys", "/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
     assert all(p == "/" or p.startswith(ours) for p in points), points
     assert "/sys/fs/cgroup" not in points
-    assert _mounts_under(root) == []
+    assert mounts_under(root) == []
 
 
 def test_default_hostname_is_the_short_id(pc: Run) -> None:

@@ -25,6 +25,9 @@ pub struct StartRequest {
     pub remove: Option<(PathBuf, PathBuf)>,
     /// Attached: the container reads our stdin (`-i`).
     pub interactive: bool,
+    /// argv the monitor runs (and waits for) once it is finished for good: the container
+    /// exited and no restart follows (podman's conmon `--exit-command`). Empty: none.
+    pub exit_command: Vec<std::ffi::OsString>,
 }
 
 /// A started container: its pid, and its exit code if we waited for it.
@@ -59,8 +62,19 @@ pub fn start(req: &StartRequest) -> Result<Started, Error> {
             CStrArray::new(argv),
         )
     });
+    // Attached, the signals we forward are blocked before the fork: a signal that arrives
+    // while the container starts is queued and forwarded, never lost nor fatal to the CLI
+    // while the container lives on.
+    let signals = if req.attach {
+        Some(process::BlockedSignals::new(&forwarded(&plan)).map_err(spawn_err("signalfd"))?)
+    } else {
+        None
+    };
     match process::fork().map_err(spawn_err("fork"))? {
         Forked::Child => {
+            if let Some(s) = &signals {
+                s.restore_mask();
+            }
             // The intermediate child: a new session, the monitor, and gone, so the monitor
             // is re-parented to init (or the nearest subreaper) and outlives the CLI.
             let _ = process::setsid();
@@ -83,7 +97,7 @@ pub fn start(req: &StartRequest) -> Result<Started, Error> {
         Forked::Parent(pid) => {
             drop(report_w);
             let _ = process::waitpid(pid);
-            wait_reports(&plan, req, &reports)
+            wait_reports(&plan, req, &reports, signals)
         }
     }
 }
@@ -98,7 +112,22 @@ fn read_report(fd: &OwnedFd) -> Result<Option<Report>, Error> {
     })
 }
 
-fn wait_reports(plan: &Plan, req: &StartRequest, reports: &OwnedFd) -> Result<Started, Error> {
+/// The signals an attached CLI forwards: to the container, and SIGWINCH to the monitor that
+/// owns the pty.
+fn forwarded(plan: &Plan) -> Vec<i32> {
+    let mut sigs = FORWARDED.to_vec();
+    if plan.terminal {
+        sigs.push(libc::SIGWINCH);
+    }
+    sigs
+}
+
+fn wait_reports(
+    plan: &Plan,
+    req: &StartRequest,
+    reports: &OwnedFd,
+    signals: Option<process::BlockedSignals>,
+) -> Result<Started, Error> {
     let pid = match read_report(reports)? {
         Some(Report::Started { pid }) => pid,
         Some(Report::Failed(f)) => {
@@ -120,17 +149,15 @@ fn wait_reports(plan: &Plan, req: &StartRequest, reports: &OwnedFd) -> Result<St
         }
         _ => return Err(Error::MonitorLost),
     };
-    if !req.attach {
+    let Some(signals) = signals else {
         return Ok(Started {
             pid,
             exit_code: None,
         });
-    }
-    let mut forwarded = FORWARDED.to_vec();
+    };
     let mut monitor = None;
     let _raw = if plan.terminal {
         // The monitor owns the pty: window changes go to it, and it reads our terminal's size.
-        forwarded.push(libc::SIGWINCH);
         monitor = monitor_pid(&req.state).and_then(|p| process::pidfd_open(p).ok());
         req.interactive
             .then(|| super::pty::RawMode::enter(0))
@@ -138,7 +165,6 @@ fn wait_reports(plan: &Plan, req: &StartRequest, reports: &OwnedFd) -> Result<St
     } else {
         None
     };
-    let signals = process::BlockedSignals::new(&forwarded).map_err(spawn_err("signalfd"))?;
     let target = process::pidfd_open(pid).ok();
     loop {
         let fds = [
@@ -253,6 +279,7 @@ mod tests {
             attach: false,
             remove: None,
             interactive: false,
+            exit_command: Vec::new(),
         };
         let started = start(&req).unwrap();
         assert!(started.pid > 0);
@@ -293,6 +320,7 @@ mod tests {
             attach: false,
             remove: None,
             interactive: false,
+            exit_command: Vec::new(),
         };
         let err = start(&req).unwrap_err();
         assert_eq!(err.exit_code(), 127, "{err}");

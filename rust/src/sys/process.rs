@@ -308,6 +308,14 @@ impl BlockedSignals {
         Ok(BlockedSignals { old, fd })
     }
 
+    /// Puts back the mask from before `new` without consuming the guard: for a child just
+    /// forked from the guarded thread, which must not start its program with signals blocked
+    /// (`execve` keeps the mask).
+    pub fn restore_mask(&self) {
+        // SAFETY: restoring the mask saved in `new`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+
     /// The next pending signal, if any.
     pub fn next(&self) -> Option<i32> {
         // SAFETY: signalfd_siginfo is plain data.
