@@ -262,7 +262,8 @@ def test_kill_9_of_the_monitor_is_reported(pc: Run, root: Path) -> None:
     assert pc("rm", cid).returncode == 0
 
 
-def test_foreground_signal_is_forwarded(root: Path) -> None:
+def test_foreground_signal_is_forwarded(root: Path, pc: Run) -> None:
+    # `pc` only for its teardown: a container left behind by a failure is removed by pid.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYCORE_")}
     script = "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"
     proc = subprocess.Popen(
