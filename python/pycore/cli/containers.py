@@ -326,27 +326,34 @@ def _ago(ts: str | None, now: datetime) -> str:
 
 
 def container_row(
-    c: Container, *, no_trunc: bool = False, now: datetime | None = None
+    c: Container,
+    *,
+    status: str | None = None,
+    ports: str = "",
+    no_trunc: bool = False,
+    now: datetime | None = None,
 ) -> ContainerRow:
+    """One `ps` line; `status` is Docker's State (`paused`, `restarting` beyond the record's)."""
     now = now or datetime.now(UTC)
     s = c.state
+    state = status or s.status
     if s.status == "running":
-        status = f"Up {_ago(s.started_at, now)}"
+        shown = f"Up {_ago(s.started_at, now)}" + (" (Paused)" if state == "paused" else "")
     elif s.status == "exited":
-        status = f"Exited ({s.exit_code}) {_ago(s.finished_at, now)} ago"
+        shown = f"Exited ({s.exit_code}) {_ago(s.finished_at, now)} ago"
     else:
-        status = "Created"
+        shown = "Created"
     command = c.command if no_trunc else _trunc(c.command, 20)
     return ContainerRow(
         id=c.id if no_trunc else c.short_id,
         image=c.image,
         command=f'"{command}"',
         running_for=f"{_ago(c.created, now)} ago",
-        status=status,
-        ports="",
+        status=shown,
+        ports=ports,
         names=c.name,
         created_at=c.created,
-        state=s.status,
+        state=state,
     )
 
 
@@ -374,14 +381,26 @@ def ps_cmd(
     latest: bool,
 ) -> None:
     """List containers."""
-    from pycore.runtime.ps import Filters, select
+    from pycore.runtime.ps import Filters, published_ports, select
     from pycore.ui.output import emit_rows
 
     parsed = Filters.parse(filters)
-    found = select(service(ctx), parsed, show_all=show_all, last=1 if latest else last)
+    root = settings(ctx).root
+    # Not through ContainerService: listing needs the records only, not the engine's imports.
+    found = select(root / "containers", parsed, show_all=show_all, last=1 if latest else last)
     if quiet:
-        for c in found:
-            click.echo(c.id if no_trunc else c.short_id)
+        for sel in found:
+            click.echo(sel.container.id if no_trunc else sel.container.short_id)
         return
-    rows = [container_row(c, no_trunc=no_trunc) for c in found]
+    now = datetime.now(UTC)
+    rows = [
+        container_row(
+            sel.container,
+            status=sel.status,
+            ports=published_ports(root, sel.container),
+            no_trunc=no_trunc,
+            now=now,
+        )
+        for sel in found
+    ]
     emit_rows(ContainerRow, rows, fmt, sys.stdout)  # type: ignore[arg-type]

@@ -12,7 +12,6 @@ import signal as signals
 import socket
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,8 @@ from pycore.errors import (
 )
 from pycore.runtime import cgroups, records, restart, seccomp, users
 from pycore.runtime.options import RunOptions, check_name
-from pycore.runtime.records import ContainerDir, State
+from pycore.runtime.records import Container as Container  # re-exported: its old home
+from pycore.runtime.records import ContainerDir
 from pycore.runtime.spec import Rootfs, build_spec, capabilities
 from pycore.store import atomic
 from pycore.store.store import Store
@@ -77,37 +77,6 @@ _NOUNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Container:
-    """One container: its record (`container.json`) and its reconciled state."""
-
-    id: str
-    name: str
-    image: str
-    image_id: str
-    created: str
-    args: tuple[str, ...]
-    record: dict[str, Any]
-    state: State
-    dir: ContainerDir
-
-    @property
-    def short_id(self) -> str:
-        return self.id[:12]
-
-    @property
-    def command(self) -> str:
-        return " ".join(self.args)
-
-    @property
-    def running(self) -> bool:
-        return self.state.status == "running"
-
-    @property
-    def auto_remove(self) -> bool:
-        return bool(self.record.get("HostConfig", {}).get("AutoRemove"))
-
-
 def _now() -> str:
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
@@ -132,28 +101,12 @@ class ContainerService:
     # -- lookup ------------------------------------------------------------------------
 
     def _load(self, cdir: ContainerDir) -> Container | None:
-        rec = records.read_config(cdir)
-        if rec is None:
-            return None
-        return Container(
-            id=rec["Id"],
-            name=rec["Name"],
-            image=rec.get("Config", {}).get("Image", ""),
-            image_id=rec.get("Image", ""),
-            created=rec.get("Created", ""),
-            args=(rec.get("Path", ""), *rec.get("Args", [])),
-            record=rec,
-            state=records.read_state(cdir),
-            dir=cdir,
-        )
+        return records.load(cdir)
 
     def list(self, *, all: bool = False) -> list[Container]:
         """Containers, newest first; without `all`, only running ones."""
-        found = [c for c in map(self._load, records.list_dirs(self.store.layout.containers)) if c]
-        if not all:
-            found = [c for c in found if c.running]
-        found.sort(key=lambda c: c.created, reverse=True)
-        return found
+        found = records.load_all(self.store.layout.containers)
+        return found if all else [c for c in found if c.running]
 
     def get(self, ref: str) -> Container:
         """By full id, name, or unique id prefix (Docker's order)."""

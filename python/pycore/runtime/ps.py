@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from pycore.errors import UsageError
 
 if TYPE_CHECKING:
-    from pycore.runtime.containers import Container, ContainerService
+    from pathlib import Path
+
+    from pycore.runtime.records import Container
 
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 KEYS = ("status", "name", "id", "ancestor", "label", "exited")
@@ -117,22 +119,73 @@ def last_n(containers: Sequence[C], n: int) -> list[C]:
     return sorted(containers, key=lambda c: c.created, reverse=True)[: max(n, 0)]
 
 
-def select(
-    service: ContainerService, filters: Filters, *, show_all: bool = False, last: int = -1
-) -> list[Container]:
-    """`ps`: running containers (all with `show_all`, a status filter or `last`), filtered,
-    newest first, the `last` N when N >= 0."""
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """A listed container and its Docker status (`paused` and `restarting` included)."""
+
+    container: Container
+    status: str
+
+
+def docker_status(c: Container) -> str:
+    """Docker's State of a container: the record's status, or `paused` / `restarting`. The
+    freezer is read only for running containers (and `pycore.runtime.procs` imported only
+    then: `ps` of stopped containers stays lean)."""
+    if not c.running:
+        return c.state.status
+    if c.state.restarting:
+        return "restarting"
     from pycore.runtime import procs
 
-    found = service.list(all=show_all or filters.wants_all or last >= 0)
+    return "paused" if procs.is_paused(c) else "running"
+
+
+def select(
+    containers: Path, filters: Filters, *, show_all: bool = False, last: int = -1
+) -> list[Selected]:
+    """`ps` of the store directory `containers`: running containers (all with `show_all`, a
+    status filter or `last`), filtered, newest first, the `last` N when N >= 0."""
+    from pycore.runtime import records
+
+    found = records.load_all(containers)
+    if not (show_all or filters.wants_all or last >= 0):
+        found = [c for c in found if c.running]
     if last >= 0:
         found = last_n(found, last)
     kept = []
     for c in found:
-        status: str = "paused" if c.running and procs.is_paused(c) else c.state.status
-        if c.state.restarting:
-            status = "restarting"
+        status = docker_status(c)
         labels = c.record.get("Config", {}).get("Labels") or {}
         if filters.matches(c, Facts(status, c.state.exit_code, labels)):
-            kept.append(c)
+            kept.append(Selected(c, status))
     return kept
+
+
+def published_ports(root: Path, c: Container) -> str:
+    """Docker's PORTS column: `0.0.0.0:8080->80/tcp` for each port published on a running
+    container (read from its network endpoint's record), then `80/tcp` for each port it
+    exposes without publishing. Docker joins ranges (`8000-8001->80-81/tcp`); this lists
+    each port, and there is no IPv6 line."""
+    if not c.running:
+        return ""
+    mode = str(c.record.get("HostConfig", {}).get("NetworkMode") or "default")
+    if mode in ("none", "host") or mode.startswith("container:"):
+        return ""
+    from pycore.network.records import NetDirs, read_endpoint
+
+    endpoint = read_endpoint(NetDirs(root / "networks"), c.id) or {}
+    published: list[tuple[int, str, str, int]] = []
+    for raw in endpoint.get("Ports") or []:
+        try:
+            published.append((int(raw[0]), str(raw[1]), str(raw[2]), int(raw[3])))
+        except (TypeError, ValueError, IndexError):
+            continue
+    shown = [f"{ip or '0.0.0.0'}:{hp}->{cp}/{proto}" for cp, proto, ip, hp in sorted(published)]
+    done = {(cp, proto) for cp, proto, _, _ in published}
+    exposed = []
+    for key in c.record.get("Config", {}).get("ExposedPorts") or {}:
+        port, _, proto = str(key).partition("/")
+        if port.isdigit() and (int(port), proto or "tcp") not in done:
+            exposed.append((int(port), proto or "tcp"))
+    shown += [f"{port}/{proto}" for port, proto in sorted(set(exposed))]
+    return ", ".join(shown)
