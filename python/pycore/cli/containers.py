@@ -340,7 +340,8 @@ def container_row(
     if s.status == "running":
         shown = f"Up {_ago(s.started_at, now)}" + (" (Paused)" if state == "paused" else "")
     elif s.status == "exited":
-        shown = f"Exited ({s.exit_code}) {_ago(s.finished_at, now)} ago"
+        ago = _ago(s.finished_at, now)  # unknown when the monitor died first
+        shown = f"Exited ({s.exit_code}) {ago} ago" if ago else f"Exited ({s.exit_code})"
     else:
         shown = "Created"
     command = c.command if no_trunc else _trunc(c.command, 20)

@@ -449,10 +449,14 @@ class ContainerService:
         s = c.state
         out = dict(c.record)
         out["Name"] = "/" + c.name
+        from pycore.runtime.ps import docker_status
+
+        status = docker_status(c)  # Docker: a paused container is running and paused
         out["State"] = {
-            "Status": s.status,
+            "Status": "running" if status == "restarting" else status,
             "Running": s.status == "running",
-            "Paused": False,
+            "Paused": status == "paused",
+
             "Restarting": s.restarting,
             "OOMKilled": s.oom_killed,
             "Dead": False,
