@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 import tarfile
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_progress_reports_while_extracting(tmp_path: Path, compress: str) -> Non
     assert got.size == len(data)
     counts = [n for n, _ in seen]
     assert len(counts) >= 3, counts
-    assert all(b - a >= 4 * MIB for a, b in zip(counts, counts[1:])), counts
+    assert all(b - a >= 4 * MIB for a, b in itertools.pairwise(counts)), counts
     assert 0 < counts[0] < len(data) and counts[-1] <= len(data)
     # The first report comes with the first 4 MiB, long before the last file is written.
     assert not seen[0][1]
