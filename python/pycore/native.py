@@ -5,7 +5,7 @@ Everything else in pycore calls these wrappers, so native exceptions never leak 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
@@ -128,6 +128,7 @@ def start_container(
     remove: Path | None = None,
     trash: Path | None = None,
     interactive: bool = False,
+    exit_command: Sequence[str] | None = None,
 ) -> tuple[int, int | None]:
     """Start the bundle's container under its monitor (see `_native.start_container`).
 
@@ -142,7 +143,27 @@ def start_container(
             remove=str(remove) if remove else None,
             trash=str(trash) if trash else None,
             interactive=interactive,
+            exit_command=list(exit_command) if exit_command else None,
         )
     except _native.ContainerError as e:
         message, code = e.args
         raise errors.ContainerError(str(message), exit_code=int(code)) from e
+
+
+def pin_netns(path: Path) -> None:
+    """A new network namespace pinned on `path` (see `_native.pin_netns`).
+
+    Raises NetworkError.
+    """
+    try:
+        _native.pin_netns(str(path))
+    except OSError as e:
+        raise errors.NetworkError(f"create network namespace {path}: {e.strerror}") from e
+
+
+def unpin_netns(path: Path) -> None:
+    """Release a namespace `pin_netns` made; idempotent. Raises NetworkError."""
+    try:
+        _native.unpin_netns(str(path))
+    except OSError as e:
+        raise errors.NetworkError(f"remove network namespace {path}: {e.strerror}") from e

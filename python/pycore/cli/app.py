@@ -16,7 +16,7 @@ from pycore.settings import Settings
 # table against what the modules really register, so a new command cannot be left out.
 LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "commit": ("container_fs",),
-    "container": ("containers", "container_fs", "container_ops"),
+    "container": ("containers", "container_fs", "container_ops", "container_cleanup"),
     "cp": ("container_fs",),
     "create": ("containers",),
     "diff": ("container_fs",),

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +43,8 @@ def routes() -> list[str]:
     return dsts
 
 
-def ensure_bridge(name: str, gateway_cidr: str) -> None:
-    """The bridge up with the gateway address; an existing one is left as it is."""
-    if not link_exists(name):
-        batch = (
-            f"link add {name} type bridge\naddr add {gateway_cidr} dev {name}\nlink set {name} up\n"
-        )
-        try:
-            run(["ip", "-batch", "-"], stdin=batch)
-        except NetworkError:
-            if not link_exists(name):  # lost a race with a concurrent creator: fine
-                raise
+def route_localnet(name: str) -> None:
+    """On the bridge `name`, just made."""
     # The kernel drops 127.0.0.0/8 sources on a non-loopback device unless told otherwise;
     # published ports DNAT host loopback traffic onto the bridge (as Docker does).
     _sysctl(f"net/ipv4/conf/{name}/route_localnet", "1")
@@ -75,8 +66,7 @@ def _sysctl(key: str, value: str) -> None:
 
 
 def delete_link(name: str) -> None:
-    if link_exists(name):
-        run(["ip", "link", "del", name], check=False)
+    delete_links([name])
 
 
 def prepare_netns_dir(path: Path) -> None:
@@ -85,21 +75,23 @@ def prepare_netns_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     mounts = Path("/proc/self/mountinfo").read_text()
     if f" {path} " not in mounts:
-        run(["mount", "--bind", str(path), str(path)])
-        run(["mount", "--make-private", str(path)])
+        # One mount(8): it applies the propagation change after the bind (util-linux 2.23+).
+        run(["mount", "--make-private", "--bind", str(path), str(path)])
 
 
 def create_netns(path: Path) -> None:
-    """A new network namespace pinned by a bind mount on `path` (unshare(1) --net=FILE)."""
-    path.touch(exist_ok=True)
-    run(["unshare", f"--net={path}", "true"])
+    """A new network namespace, loopback up, pinned by a bind mount on `path` (what
+    `unshare --net=FILE` does, without its two processes)."""
+    from pycore import native
+
+    native.pin_netns(path)
 
 
 def remove_netns(path: Path) -> None:
-    if is_mounted(path):
-        run(["umount", "-l", str(path)], check=False)
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    from pycore import native
+
+    with contextlib.suppress(NetworkError):
+        native.unpin_netns(path)
 
 
 def is_mounted(path: Path) -> bool:
@@ -118,8 +110,28 @@ def ip_batch(commands: Sequence[str], netns: Path | None = None) -> None:
     run(argv, stdin="".join(c + "\n" for c in commands))
 
 
+def delete_links(names: Iterable[str]) -> None:
+    """Delete those of the links that exist, in one `ip -force -batch` (it goes on past a
+    link that vanished in between)."""
+    there = [n for n in dict.fromkeys(names) if link_exists(n)]
+    if there:
+        batch = "".join(f"link del {n}\n" for n in there)
+        run(["ip", "-force", "-batch", "-"], stdin=batch, check=False)
+
+
 def nft(script: str) -> None:
     run(["nft", "-f", "-"], stdin=script)
+
+
+def nft_succeeds(script: str) -> bool:
+    """One `nft -f -` transaction; whether it was applied (all of it, or nothing)."""
+    try:
+        p = subprocess.run(
+            ["nft", "-f", "-"], input=script, capture_output=True, text=True, timeout=30
+        )
+    except FileNotFoundError as e:
+        raise NetworkError("nft is not installed (needed for container networking)") from e
+    return p.returncode == 0
 
 
 def nft_json(*args: str) -> list[dict[str, Any]]:

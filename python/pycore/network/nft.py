@@ -15,8 +15,17 @@ def ensure_table(table: str) -> None:
     not idempotent)."""
     if host.run(["nft", "list", "table", "ip", table], check=False):
         return
-    host.nft(
-        f"""table ip {table} {{
+    host.nft(_table(table))
+
+
+def create_table_with(table: str, rules: str) -> bool:
+    """The table, its chains and `rules` in one transaction, if the table does not exist yet;
+    False (and nothing changed) if it does. Lock held."""
+    return host.nft_succeeds(f"create table ip {table}\n{_table(table)}{rules}")
+
+
+def _table(table: str) -> str:
+    return f"""table ip {table} {{
   chain ports {{
   }}
   chain prerouting {{
@@ -35,7 +44,6 @@ def ensure_table(table: str) -> None:
   }}
 }}
 """
-    )
 
 
 def network_rules(table: str, net_id: str, bridge: str, subnet: str, internal: bool) -> str:

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import ipaddress
 import json
+import os
 import secrets
 import time
 from collections.abc import Iterable
@@ -201,14 +202,34 @@ class NetworkService:
 
     def _ensure_link(self, net: dict[str, Any]) -> None:
         """The network's bridge and its rules (lock held); made again after a cleanup."""
+        lines = self._bridge_lines(net)
+        if lines:
+            host.ip_batch(lines)
+            self._link_rules(net)
+
+    def _bridge_lines(self, net: dict[str, Any]) -> list[str]:
+        """`ip` commands making the network's bridge, none if it is there (lock held)."""
         bridge = _bridge(net)
         if host.link_exists(bridge):
-            return
+            return []
         subnet = _subnet(net)
-        nft.ensure_table(self.cfg.table)
-        host.ensure_bridge(bridge, f"{ipam.gateway(subnet)}/{subnet.prefixlen}")
-        nft.delete_tagged(self.cfg.table, {f"net:{net['Id']}"})
-        host.nft(nft.network_rules(self.cfg.table, net["Id"], bridge, str(subnet), net["Internal"]))
+        gateway = f"{ipam.gateway(subnet)}/{subnet.prefixlen}"
+        return [
+            f"link add {bridge} type bridge",
+            f"addr add {gateway} dev {bridge}",
+            f"link set {bridge} up",
+        ]
+
+    def _link_rules(self, net: dict[str, Any]) -> None:
+        """What a new bridge needs besides the link: sysctls and nftables rules."""
+        bridge, subnet = _bridge(net), _subnet(net)
+        host.route_localnet(bridge)
+        rules = nft.network_rules(self.cfg.table, net["Id"], bridge, str(subnet), net["Internal"])
+        # Usually the table went with the last endpoint: one transaction makes it all again.
+        if not nft.create_table_with(self.cfg.table, rules):
+            nft.ensure_table(self.cfg.table)
+            nft.delete_tagged(self.cfg.table, {f"net:{net['Id']}"})
+            host.nft(rules)
         if not net["Internal"]:
             host.enable_forwarding()
 
@@ -233,15 +254,20 @@ class NetworkService:
         netcfg = record.get("NetworkingConfig", {})
         links = list(record.get("HostConfig", {}).get("Links") or [])
         link_env, link_hosts = self._links(record, links)
-        with self.store.locked():
-            net = self._default() if mode in DEFAULT_NAMES else self.get(mode)
-            self._ensure_link(net)
-            endpoint = self._reserve(cid, record, net, netcfg)
-            endpoint["LinkHosts"] = link_hosts
-            rec.write(self.dirs.endpoint(cid), endpoint)
-            host.prepare_netns_dir(self.cfg.netns_dir)
+        recorded = False
         try:
-            self._plumb(cid, endpoint, net, 0)
+            with self.store.locked():
+                net = self._default() if mode in DEFAULT_NAMES else self.get(mode)
+                endpoint = self._reserve(cid, record, net, netcfg)
+                endpoint["LinkHosts"] = link_hosts
+                rec.write(self.dirs.endpoint(cid), endpoint)
+                recorded = True
+                host.prepare_netns_dir(self.cfg.netns_dir)
+                # The bridge, if it went with the last endpoint, in the veth's `ip` batch.
+                bridge = self._bridge_lines(net)
+                self._plumb(cid, endpoint, net, 0, first=bridge)
+                if bridge:
+                    self._link_rules(net)
             ports = [_binding(p) for p in endpoint["Ports"]]
             address = endpoint["Networks"][net["Id"]]["IPAddress"]
             if ports:
@@ -250,7 +276,8 @@ class NetworkService:
             with self.store.locked():
                 self._sync_hosts(net["Id"], also=cid)
         except BaseException:
-            self.detach(cid)
+            if recorded:
+                self.detach(cid)
             raise
         del etc_hosts
 
@@ -330,21 +357,28 @@ class NetworkService:
             out.append(b)
         return out
 
-    def _plumb(self, cid: str, endpoint: dict[str, Any], net: dict[str, Any], index: int) -> None:
+    def _plumb(
+        self,
+        cid: str,
+        endpoint: dict[str, Any],
+        net: dict[str, Any],
+        index: int,
+        *,
+        first: list[str] | None = None,
+    ) -> None:
+        """The netns (for eth0), the veth pair, the address and route inside; `first`: host
+        `ip` commands to run in the same batch before the veth's."""
         netns = Path(endpoint["Netns"])
         att = endpoint["Networks"][net["Id"]]
         if index == 0:
             host.create_netns(netns)
         veth, iface = att["Veth"], att["Interface"]
+        # One netlink request: the host end up on the bridge, its peer made in the netns.
+        peer = f"peer name {iface} netns {netns}"
         host.ip_batch(
-            [
-                f"link add {veth} type veth peer name {iface} netns {netns}",
-                f"link set {veth} master {_bridge(net)}",
-                f"link set {veth} up",
-            ]
+            [*(first or []), f"link add {veth} up master {_bridge(net)} type veth {peer}"]
         )
-        inside = [
-            "link set lo up",
+        inside = [  # the loopback came up with the namespace
             f"addr add {att['IPAddress']}/{att['Prefix']} dev {iface}",
             f"link set {iface} up",
         ]
@@ -483,27 +517,37 @@ class NetworkService:
         ep = rec.read_endpoint(self.dirs, cid)
         if ep is None:
             return
-        for att in ep.get("Networks", {}).values():
-            host.delete_link(att["Veth"])
-        if ep.get("Ports") and nft.table_exists(self.cfg.table):
-            nft.delete_tagged(self.cfg.table, {cid})
+        host.delete_links(att["Veth"] for att in ep.get("Networks", {}).values())
         host.remove_netns(Path(ep.get("Netns") or self.cfg.netns(cid)))
         with self.store.locked():
             rec.remove(self.dirs.endpoint(cid))
             for net_id in ep.get("Networks", {}):
                 self._sync_hosts(net_id)
-            self._drop_default_if_idle()
+            # Its DNAT rules go with the table, or by their comment if the table stays.
+            if not self._drop_default_if_idle() and ep.get("Ports"):
+                nft.delete_tagged(self.cfg.table, {cid})  # none if the table is gone
 
-    def _drop_default_if_idle(self) -> None:
-        """The default bridge exists only while a container uses it (lock held)."""
+    def _drop_default_if_idle(self) -> bool:
+        """The default bridge exists only while a container uses it, the store's table and
+        netns directory only while anything does (lock held). Whether the table went."""
         everything = rec.endpoints(self.dirs)
-        for n in rec.networks(self.dirs):
-            if n.get("Default") and not any(n["Id"] in e.get("Networks", {}) for e in everything):
-                self._drop_link(n)
+        nets = rec.networks(self.dirs)
+        idle = [
+            n
+            for n in nets
+            if n.get("Default")
+            and host.link_exists(_bridge(n))
+            and not any(n["Id"] in e.get("Networks", {}) for e in everything)
+        ]
+        drop_table = not everything and all(n.get("Default") for n in nets)
+        host.delete_links(_bridge(n) for n in idle)
+        if idle and not drop_table:
+            nft.delete_tagged(self.cfg.table, {f"net:{n['Id']}" for n in idle})
         if not everything:
             self._drop_netns_dir()
-            if not any(not n.get("Default") for n in rec.networks(self.dirs)):
+            if drop_table:
                 nft.delete_table(self.cfg.table)
+        return drop_table
 
     def _drop_netns_dir(self) -> None:
         """No endpoint left (lock held): the netns directory's own mount goes too."""
@@ -520,7 +564,18 @@ class NetworkService:
                     p.rmdir()
 
     def detach_if_stopped(self, cid: str) -> None:
-        if self._stale(cid):
+        """After an exit this command saw (attached run, failed start, stop): the endpoint
+        goes now unless a restart follows, even while the monitor is still finishing (its
+        exit command would do the same, later: `run` returns with the endpoint released)."""
+        if rec.read_endpoint(self.dirs, cid) is None:
+            return
+        from pycore.runtime.records import ContainerDir
+
+        try:
+            raw = json.loads(ContainerDir(self.store.layout.container(cid)).state.read_bytes())
+        except (OSError, ValueError):
+            raw = {}
+        if raw.get("status") not in ("running", "restarting"):
             self.detach(cid)
 
     def _stale(self, cid: str) -> bool:
@@ -534,10 +589,35 @@ class NetworkService:
             return False  # another command is setting it up right now
         cdir = ContainerDir(self.store.layout.container(cid))
         if not cdir.path.exists():
-            return True
+            # `--rm`: the monitor renamed the directory into the trash (`rm-<pid>-<id>`) and
+            # keeps it there while its exit command releases this endpoint.
+            trash = self.store.layout.tmp
+            return not any(
+                read_state(ContainerDir(d)).monitor_alive for d in trash.glob(f"rm-*-{cid}")
+            )
         state = read_state(cdir)
-        # A live monitor may restart the container (restart policy): it keeps its endpoint.
+        # A live monitor may restart the container (restart policy), or is releasing this
+        # endpoint (its exit command): it keeps it till then.
         return state.status != "running" and not state.monitor_alive
+
+    def release_after_exit(self, cid: str) -> None:
+        """The monitor's exit command: the container will not run again under that monitor,
+        so its endpoint goes (veth, DNAT rules, netns, address, peers' hosts entries). Left
+        alone if a later start of the container has a monitor of its own by now; idempotent,
+        and safe beside a `rm` or a sweep doing the same."""
+        from pycore.runtime.records import ContainerDir, is_alive
+
+        if rec.read_endpoint(self.dirs, cid) is None:
+            return
+        state = ContainerDir(self.store.layout.container(cid)).state
+        try:
+            raw = json.loads(state.read_bytes())
+        except (OSError, ValueError):
+            raw = {}
+        monitor = raw.get("monitor_pid")
+        if monitor and monitor != os.getppid() and is_alive(monitor, raw.get("monitor_start")):
+            return
+        self.detach(cid)
 
     def reconcile(self) -> list[str]:
         """Tear down the endpoints of containers that exited, were removed, or whose setup

@@ -73,6 +73,26 @@ def after_exit(store: Store, cid: str, record: dict[str, Any]) -> None:
         _service(store).detach_if_stopped(cid)
 
 
+def exit_command(store: Store, cid: str, record: dict[str, Any]) -> list[str] | None:
+    """What the container's monitor runs once it is finished for good: `container cleanup`
+    releases the endpoint (None without one: nothing to release)."""
+    import sys
+
+    mode = _mode(record)
+    if mode in _NO_ENDPOINT or mode.startswith("container:") or not sys.executable:
+        return None
+    root = str(store.layout.root)
+    return [sys.executable, "-m", "pycore", "--root", root, "container", "cleanup", cid]
+
+
+def release(store: Store, cid: str) -> None:
+    """`container cleanup`: the endpoint of a finished container goes (see exit_command)."""
+    from pycore.network.records import NetDirs
+
+    if NetDirs(Path(store.layout.root) / "networks").endpoint(cid).exists():
+        _service(store).release_after_exit(cid)
+
+
 def on_remove(store: Store, cid: str, record: dict[str, Any]) -> None:
     if _mode(record) not in _NO_ENDPOINT:
         _service(store).detach(cid)

@@ -301,6 +301,9 @@ class ContainerService:
         c = ref if isinstance(ref, Container) else self.get(ref)
         if c.running:
             return None
+        if c.state.monitor_alive:  # the last run's monitor is still releasing its endpoint
+            with contextlib.suppress(ContainerError):
+                self.wait(c, timeout=60)
         c.dir.state.unlink(missing_ok=True)
         restart.clear_stopped(c.dir.state)
         from pycore.network import wiring
@@ -315,6 +318,7 @@ class ContainerService:
                 remove=c.dir.path if c.auto_remove else None,
                 trash=self.store.layout.tmp,
                 interactive=attach and interactive,
+                exit_command=wiring.exit_command(self.store, c.id, c.record),
             )
         except BaseException:
             wiring.after_exit(self.store, c.id, c.record)
@@ -337,6 +341,14 @@ class ContainerService:
         """create + start; attached (not `detach`), returns the container's exit code."""
         c = self.create(image_ref, opts, name=name, auto_remove=auto_remove)
         return c, self.start(c, attach=not detach, interactive=opts.interactive)
+
+    def cleanup(self, cid: str) -> None:
+        """`container cleanup`, the exit command of a container's monitor (it waits for
+        this): release what the finished container held outside its directory, its network
+        endpoint. Idempotent; the container may be gone already (`--rm`, `rm`)."""
+        from pycore.network import wiring
+
+        wiring.release(self.store, cid)
 
     # -- signals, waiting, removal -----------------------------------------------------
 

@@ -17,7 +17,7 @@ create_exception!(
 #[pyfunction]
 // Python's keyword arguments, one per option of `start_container`.
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (bundle, state, log, *, attach = false, remove = None, trash = None, interactive = false))]
+#[pyo3(signature = (bundle, state, log, *, attach = false, remove = None, trash = None, interactive = false, exit_command = None))]
 pub fn start_container(
     py: Python<'_>,
     bundle: PathBuf,
@@ -27,6 +27,7 @@ pub fn start_container(
     remove: Option<PathBuf>,
     trash: Option<PathBuf>,
     interactive: bool,
+    exit_command: Option<Vec<std::ffi::OsString>>,
 ) -> PyResult<(i32, Option<i32>)> {
     let req = StartRequest {
         bundle,
@@ -35,6 +36,7 @@ pub fn start_container(
         attach,
         remove: remove.zip(trash),
         interactive,
+        exit_command: exit_command.unwrap_or_default(),
     };
     match py.detach(|| runtime::start(&req)) {
         Ok(s) => Ok((s.pid, s.exit_code)),
@@ -42,8 +44,24 @@ pub fn start_container(
     }
 }
 
+/// A new network namespace pinned on `path`; see `_native.pyi`.
+#[pyfunction]
+pub fn pin_netns(py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    py.detach(|| runtime::netns::pin(&path))
+        .map_err(|e| std::io::Error::from_raw_os_error(e.0).into())
+}
+
+/// Releases a namespace pinned by `pin_netns`; see `_native.pyi`.
+#[pyfunction]
+pub fn unpin_netns(py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    py.detach(|| runtime::netns::unpin(&path))
+        .map_err(|e| std::io::Error::from_raw_os_error(e.0).into())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ContainerError", m.py().get_type::<ContainerError>())?;
     m.add_function(wrap_pyfunction!(start_container, m)?)?;
+    m.add_function(wrap_pyfunction!(pin_netns, m)?)?;
+    m.add_function(wrap_pyfunction!(unpin_netns, m)?)?;
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod init;
 pub mod monitor;
 pub mod monitor_cli;
 pub mod msg;
+pub mod netns;
 pub mod plan;
 pub mod pty;
 pub mod reaper;

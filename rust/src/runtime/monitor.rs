@@ -6,6 +6,7 @@
 use super::cgroup::{Cgroup, CgroupError, CGROUP_ROOT};
 use super::clock::now_rfc3339;
 use super::init::{self, SYNC_FD};
+use super::monitor_cli;
 use super::msg::{self, Failure, Report, Step, MSG_LEN};
 use super::plan::Plan;
 use super::pty;
@@ -106,6 +107,7 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
                     errno,
                 },
             );
+            run_exit_command(&req.exit_command);
             return Ok(());
         }
     };
@@ -175,9 +177,53 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
         }
         None => {}
     }
+    // Before the trash goes: while this monitor lives (its state.json, for `--rm` in the
+    // trash) nobody else sweeps what the exit command is releasing.
+    run_exit_command(&req.exit_command);
     // Deleting the upper dir can take a while: the caller need not wait for it.
     delete(trash);
     Ok(())
+}
+
+/// How long the monitor waits for its exit command before leaving it be.
+const EXIT_COMMAND_WAIT: Duration = Duration::from_secs(60);
+
+/// Runs the exit command (the container is finished for good) and waits for it, so that
+/// `wait` and `stop`, which wait for the monitor, return once it has released everything.
+fn run_exit_command(argv: &[std::ffi::OsString]) {
+    use std::os::unix::ffi::OsStrExt;
+    let args: Vec<std::ffi::CString> = argv
+        .iter()
+        .filter_map(|a| std::ffi::CString::new(a.as_bytes()).ok())
+        .collect();
+    if args.is_empty() || args.len() != argv.len() {
+        return;
+    }
+    let path = args[0].clone();
+    let argv = crate::sys::CStrArray::new(args);
+    match process::fork() {
+        Ok(process::Forked::Child) => {
+            process::close_all_except(&[0, 1, 2]);
+            process::set_signal_ignored(libc::SIGPIPE, false);
+            monitor_cli::exec(&path, &argv);
+            process::exit_now(127)
+        }
+        Ok(process::Forked::Parent(pid)) => {
+            let ms = EXIT_COMMAND_WAIT.as_millis() as i32;
+            match process::pidfd_open(pid) {
+                Ok(fd) => {
+                    if process::poll(&[(fd.as_raw_fd(), libc::POLLIN)], ms).is_ok_and(|r| r[0] != 0)
+                    {
+                        let _ = process::waitpid(pid);
+                    }
+                }
+                Err(_) => {
+                    let _ = process::waitpid(pid);
+                }
+            }
+        }
+        Err(_) => {}
+    }
 }
 
 /// Lets go of the CLI's stdio before it returns, so whoever reads them sees EOF (a terminal's

@@ -27,6 +27,9 @@ pub fn to_args(exe: &Path, req: &StartRequest, report_fd: i32) -> Vec<CString> {
         a.extend(["--remove".into(), dir.clone().into_os_string()]);
         a.extend(["--trash".into(), trash.clone().into_os_string()]);
     }
+    for arg in &req.exit_command {
+        a.extend(["--exit-arg".into(), arg.clone()]);
+    }
     // Paths never hold NUL bytes (they came from the OS or from Python's str).
     a.into_iter()
         .filter_map(|s| CString::new(s.into_vec()).ok())
@@ -38,6 +41,7 @@ pub fn from_args(args: impl IntoIterator<Item = OsString>) -> Option<(StartReque
     let mut it = args.into_iter();
     let (mut bundle, mut state, mut log, mut remove, mut trash) = (None, None, None, None, None);
     let (mut attach, mut interactive, mut report) = (false, false, None);
+    let mut exit_command = Vec::new();
     while let Some(flag) = it.next() {
         match flag.as_bytes() {
             b"--attach" => attach = true,
@@ -45,6 +49,7 @@ pub fn from_args(args: impl IntoIterator<Item = OsString>) -> Option<(StartReque
             b"--report" => {
                 report = it.next()?.to_str()?.parse().ok();
             }
+            b"--exit-arg" => exit_command.push(it.next()?),
             f => {
                 let v = PathBuf::from(it.next()?);
                 match f {
@@ -65,6 +70,7 @@ pub fn from_args(args: impl IntoIterator<Item = OsString>) -> Option<(StartReque
         attach,
         remove: remove.zip(trash),
         interactive,
+        exit_command,
     };
     Some((req, report?))
 }
@@ -107,6 +113,7 @@ mod tests {
             attach: true,
             remove: Some(("/c".into(), "/tmp".into())),
             interactive: true,
+            exit_command: vec!["/usr/bin/python3".into(), "-m".into(), "x y".into()],
         };
         let args = to_args(Path::new("/x/pycore-monitor"), &req, 7);
         let os: Vec<OsString> = args[1..]
@@ -117,6 +124,7 @@ mod tests {
         assert_eq!(fd, 7);
         assert_eq!(back.bundle, req.bundle);
         assert_eq!(back.remove, req.remove);
+        assert_eq!(back.exit_command, req.exit_command);
         assert!(back.attach && back.interactive);
         assert!(from_args(vec!["--bogus".into(), "x".into()]).is_none());
     }
