@@ -144,6 +144,8 @@ class ContainerService:
         if auto_remove and opts.restart.name != "no":
             raise UsageError("Conflicting options: --restart and --rm")
         cgroups.sweep()
+        for orphan in records.sweep_unrecorded(self.store.layout.containers):
+            self.store.discard(orphan.path)  # left by a create killed before its record
         try:
             image = ImageService(self.store).get(image_ref)
         except ImageNotFound as e:
@@ -179,8 +181,10 @@ class ContainerService:
         from pycore.runtime.spec import resolve_process
 
         image_cfg = image.config.container_config
-        for d in (cdir.path, cdir.rootfs, cdir.upper, cdir.work, cdir.bundle):
-            d.mkdir(mode=0o700 if d == cdir.path else 0o755, parents=d == cdir.path)
+        cdir.path.mkdir(mode=0o700, parents=True)
+        records.mark_creating(cdir)
+        for d in (cdir.rootfs, cdir.upper, cdir.work, cdir.bundle):
+            d.mkdir(mode=0o755)
         proc = resolve_process(image_cfg, opts)
         user = users.resolve(
             proc.user,
@@ -304,6 +308,8 @@ class ContainerService:
         if c.state.monitor_alive:  # the last run's monitor is still releasing its endpoint
             with contextlib.suppress(ContainerError):
                 self.wait(c, timeout=60)
+        # Until the monitor records itself, the mark tells `rm` a start is under way.
+        records.mark_starting(c.dir)
         c.dir.state.unlink(missing_ok=True)
         restart.clear_stopped(c.dir.state)
         from pycore.network import wiring
@@ -321,10 +327,12 @@ class ContainerService:
                 exit_command=wiring.exit_command(self.store, c.id, c.record),
             )
         except BaseException:
+            records.unmark_starting(c.dir)
             wiring.after_exit(self.store, c.id, c.record)
             if c.auto_remove:
                 self.store.discard(c.dir.path)
             raise
+        records.unmark_starting(c.dir)
         if code is not None:
             wiring.after_exit(self.store, c.id, c.record)
         return code
@@ -415,7 +423,7 @@ class ContainerService:
 
     def remove(self, ref: str, *, force: bool = False, volumes: bool = False) -> Container:
         """`rm`; with `volumes` (`rm -v`) also the container's anonymous volumes."""
-        c = self.get(ref)
+        c = self._settled(self.get(ref))
         if c.running:
             if not force:
                 raise Conflict(
@@ -429,13 +437,23 @@ class ContainerService:
         from pycore.network import wiring
 
         wiring.on_remove(self.store, c.id, c.record)
+        # Before the directory goes: a remove killed after that could not find it again.
+        cgroups.remove(c.id)
         self.store.discard(c.dir.path)
         if volumes:
             from pycore.runtime.volumes import VolumeService
 
             VolumeService(self.store).remove_anonymous(c.record)
-        cgroups.remove(c.id)
         cgroups.sweep()
+        return c
+
+    def _settled(self, c: Container) -> Container:
+        """`c` once no start is under way: a start's monitor records itself within moments,
+        or (its CLI killed before it forked one) never (`records.START_GRACE`)."""
+        deadline = time.monotonic() + records.START_GRACE + 1
+        while c.state.starting and time.monotonic() < deadline:
+            time.sleep(0.02)
+            c = records.load(c.dir) or c
         return c
 
     # -- output and inspection ---------------------------------------------------------
@@ -468,7 +486,6 @@ class ContainerService:
             "Status": "running" if status == "restarting" else status,
             "Running": s.status == "running",
             "Paused": status == "paused",
-
             "Restarting": s.restarting,
             "OOMKilled": s.oom_killed,
             "Dead": False,

@@ -5,8 +5,10 @@ container's only while its start time matches the one recorded."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,8 @@ from pycore.store import atomic
 
 Status = Literal["created", "running", "exited"]
 LOST_EXIT_CODE = 255
+CREATING = "creating"
+STARTING = "starting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +70,7 @@ class State:
     oom_killed: bool = False
     restart_count: int = 0
     restarting: bool = False
+    starting: bool = False  # a start is under way: its monitor has not recorded itself yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +144,14 @@ def _read(path: str) -> bytes:
 
 
 def read_state(cdir: ContainerDir) -> State:
-    return _state_at(f"{cdir.path}/state.json")
+    return _state_at(str(cdir.path))
 
 
-def _state_at(path: str) -> State:
+def _state_at(cdir_path: str) -> State:
     try:
-        raw = json.loads(_read(path))
+        raw = json.loads(_read(f"{cdir_path}/state.json"))
     except FileNotFoundError:
-        return State("created")
+        return _starting(cdir_path)
     except (OSError, ValueError):
         return State("exited", exit_code=LOST_EXIT_CODE, error="state.json is corrupt")
     if not isinstance(raw, dict):
@@ -176,6 +181,53 @@ def _state_at(path: str) -> State:
     )
 
 
+# A start whose CLI died may still have forked a monitor that is about to record itself; one
+# that has not done so within this many seconds never will.
+START_GRACE = 5.0
+
+
+def _starting(cdir_path: str) -> State:
+    """No state yet: `created`, and starting while the `starting` mark that `start` writes
+    before it spawns the monitor names a live CLI (or, the CLI dead, for a grace period in
+    which the monitor it forked may still record itself)."""
+    mark = f"{cdir_path}/{STARTING}"
+    try:
+        pid, start = (int(x) for x in _read(mark).split())
+    except (OSError, ValueError):
+        return State("created")
+    if is_alive(pid, start):
+        return State("created", starting=True)
+    try:
+        age = time.time() - os.stat(mark).st_mtime
+    except OSError:
+        return State("created")
+    return State("created", starting=age < START_GRACE)
+
+
+def _mark(path: Path) -> None:
+    """`pid start-time` of this process into `path`, by rename (not synced: a liveness mark
+    means nothing after a reboot)."""
+    me = os.getpid()
+    tmp = f"{path}.tmp-{me}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, f"{me} {start_time(me)}\n".encode())
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def mark_starting(cdir: ContainerDir) -> None:
+    """Written by `start` before the monitor is spawned (the state file is gone by then and
+    until the monitor writes it); removed by `start` once the monitor has reported."""
+    _mark(cdir.path / STARTING)
+
+
+def unmark_starting(cdir: ContainerDir) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (cdir.path / STARTING).unlink()
+
+
 def read_config(cdir: ContainerDir) -> dict[str, Any] | None:
     return _config_at(f"{cdir.path}/container.json")
 
@@ -200,6 +252,37 @@ def list_dirs(containers: Path) -> list[ContainerDir]:
     return [ContainerDir(containers / n) for n in names if len(n) == 64]
 
 
+def mark_creating(cdir: ContainerDir) -> None:
+    """Who makes this directory (pid and start time), until its record is written: a create
+    killed before that leaves a directory `sweep_unrecorded` can tell from one in progress."""
+    _mark(cdir.path / CREATING)
+
+
+def sweep_unrecorded(containers: Path, *, min_age: float = 60.0) -> list[ContainerDir]:
+    """Directories without a record whose creator is dead (by its `creating` mark; without
+    one, older than `min_age` seconds): what a killed `create` left, for the caller to
+    discard."""
+    found = []
+    now = time.time()
+    for cdir in list_dirs(containers):
+        if os.path.exists(f"{cdir.path}/container.json"):
+            continue
+        try:
+            pid, start = (int(x) for x in _read(f"{cdir.path}/{CREATING}").split())
+        except FileNotFoundError:
+            try:
+                if now - os.stat(cdir.path).st_mtime > min_age:
+                    found.append(cdir)
+            except OSError:
+                pass
+            continue
+        except (OSError, ValueError):
+            pid, start = 0, 0
+        if not is_alive(pid, start):
+            found.append(cdir)
+    return found
+
+
 def load(cdir: ContainerDir) -> Container | None:
     """The container in `cdir`, None while it has no record (being created, or half removed)."""
     base = str(cdir.path)
@@ -214,7 +297,7 @@ def load(cdir: ContainerDir) -> Container | None:
         created=rec.get("Created", ""),
         args=(rec.get("Path", ""), *rec.get("Args", [])),
         record=rec,
-        state=_state_at(f"{base}/state.json"),
+        state=_state_at(base),
         dir=cdir,
     )
 

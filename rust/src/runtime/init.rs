@@ -12,6 +12,7 @@ use std::os::unix::io::{AsRawFd, RawFd};
 /// execve succeeded). Every fd above it is closed before exec (CVE-2024-21626).
 pub const SYNC_FD: RawFd = 3;
 
+const PR_SET_PDEATHSIG: i32 = 1;
 const PR_SET_DUMPABLE: i32 = 4;
 const PR_SET_KEEPCAPS: i32 = 8;
 const PR_CAPBSET_DROP: i32 = 24;
@@ -72,6 +73,11 @@ fn steps(sys: &dyn Syscall, plan: &Plan) -> Result<Never, Failure> {
     at(Step::Chdir, 0, sys.chdir(&plan.cwd_abs))?;
     at(Step::CloseFds, 0, sys.close_from(SYNC_FD as u32 + 1))?;
     credentials(sys, plan)?;
+    // The container dies with its monitor (prctl(2): the signal comes when the parent
+    // exits), as Docker's does with its shim: a killed monitor leaves no process nobody
+    // reaps or records. After the credentials, whose change clears it; best effort, since a
+    // seccomp profile may refuse prctl.
+    let _ = sys.prctl(PR_SET_PDEATHSIG, libc::SIGKILL as u64, 0);
     sys.umask(plan.umask);
     if plan.reaper {
         return Err(super::reaper::fork_and_reap(&|| exec(sys, plan)));
@@ -268,6 +274,7 @@ mod tests {
             "capset 0x20 0x20 0x0",
             "prctl 38 1 0",
             "seccomp",
+            "prctl 1 9 0",
             "umask 22",
             "execve /usr/bin/sh sh -c true",
             "execve /bin/sh sh -c true",
