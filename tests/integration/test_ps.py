@@ -92,3 +92,16 @@ def test_listing_skips_half_made_dirs_and_distrusts_corrupt_state(pc: Run, root:
     assert ok(pc("ps", "-aq", "--no-trunc")).split() == [bad, cid]  # newest first
     ok(pc("rm", "good", "bad"))
     half.rmdir()
+
+
+def test_size_column(pc: Run) -> None:
+    ok(pc("run", "--network", "none", "--name", "sz", "busybox", "sh", "-c",
+          "head -c 5000 /dev/zero > /big"))  # fmt: skip
+    ok(pc("create", "--network", "none", "--name", "fresh", "busybox", "true"))
+    listed = rows(pc, "-s")
+    assert re.fullmatch(r"5kB \(virtual \d[\d.]*[kM]B\)", listed["sz"]["Size"]), listed["sz"]
+    assert listed["fresh"]["Size"].startswith("0B (virtual ")
+    header = ok(pc("ps", "-a", "-s")).splitlines()[0].split()
+    assert header[-1] == "SIZE"
+    assert "SIZE" not in ok(pc("ps", "-a")).splitlines()[0]
+    ok(pc("rm", "sz", "fresh"))

@@ -309,6 +309,7 @@ class ContainerRow:
     status: str = column("STATUS")
     ports: str = column("PORTS")
     names: str = column("NAMES")
+    size: str = column("SIZE")  # with `ps -s` only
     created_at: str = column()
     state: str = column()
 
@@ -330,6 +331,7 @@ def container_row(
     *,
     status: str | None = None,
     ports: str = "",
+    size: str = "",
     no_trunc: bool = False,
     now: datetime | None = None,
 ) -> ContainerRow:
@@ -353,6 +355,7 @@ def container_row(
         status=shown,
         ports=ports,
         names=c.name,
+        size=size,
         created_at=c.created,
         state=state,
     )
@@ -370,6 +373,7 @@ def _trunc(text: str, n: int) -> str:
 @click.option("-f", "--filter", "filters", multiple=True, help="Filter (status=, name=, ...).")
 @click.option("-n", "--last", type=int, default=-1, help="Show n last created containers.")
 @click.option("-l", "--latest", is_flag=True, help="Show the latest created container.")
+@click.option("-s", "--size", "show_size", is_flag=True, help="Display total file sizes.")
 @click.pass_context
 def ps_cmd(
     ctx: click.Context,
@@ -380,9 +384,10 @@ def ps_cmd(
     filters: tuple[str, ...],
     last: int,
     latest: bool,
+    show_size: bool,
 ) -> None:
     """List containers."""
-    from pycore.runtime.ps import Filters, published_ports, select
+    from pycore.runtime.ps import Filters, published_ports, select, sizes
     from pycore.ui.output import emit_rows
 
     parsed = Filters.parse(filters)
@@ -394,14 +399,17 @@ def ps_cmd(
             click.echo(sel.container.id if no_trunc else sel.container.short_id)
         return
     now = datetime.now(UTC)
+    size = sizes(root, [sel.container for sel in found]) if show_size else {}
     rows = [
         container_row(
             sel.container,
             status=sel.status,
             ports=published_ports(root, sel.container),
+            size=size.get(sel.container.id, ""),
             no_trunc=no_trunc,
             now=now,
         )
         for sel in found
     ]
-    emit_rows(ContainerRow, rows, fmt, sys.stdout)  # type: ignore[arg-type]
+    hide = () if show_size else ("size",)
+    emit_rows(ContainerRow, rows, fmt, sys.stdout, hide=hide)  # type: ignore[arg-type]

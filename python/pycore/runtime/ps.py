@@ -189,3 +189,25 @@ def published_ports(root: Path, c: Container) -> str:
             exposed.append((int(port), proto or "tcp"))
     shown += [f"{port}/{proto}" for port, proto in sorted(set(exposed))]
     return ", ".join(shown)
+
+
+def sizes(root: Path, containers: Sequence[Container]) -> dict[str, str]:
+    """`ps -s`: Docker's SIZE, `<writable layer> (virtual <writable + image>)`; the image's
+    size as `pycore images` shows it. Walks each container's upper directory."""
+    from pycore.errors import PycoreError
+    from pycore.image import ImageService, tree_size
+    from pycore.store.store import Store
+    from pycore.ui.output import human_size
+
+    images = ImageService(Store.open(root))
+    image_sizes: dict[str, int] = {}
+    out = {}
+    for c in containers:
+        if c.image_id not in image_sizes:
+            try:
+                image_sizes[c.image_id] = images.get(c.image_id).size
+            except PycoreError:
+                image_sizes[c.image_id] = 0  # removed since (`rmi -f`)
+        rw = tree_size(c.dir.upper)
+        out[c.id] = f"{human_size(rw)} (virtual {human_size(rw + image_sizes[c.image_id])})"
+    return out

@@ -7,12 +7,14 @@ use super::init::{self, SYNC_FD};
 use super::msg::{Failure, Report, Step, MSG_LEN};
 use super::plan::{self, Plan};
 use super::spawn::describe;
-use super::Error;
+use super::{monitor_cli, selfexe, Error};
 use crate::mount::cstring;
 use crate::sys::process::{self, Forked};
 use crate::sys::{CStrArray, Errno, Linux, SysResult, Syscall};
+use serde::{Deserialize, Serialize};
 use std::ffi::CString;
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -244,13 +246,20 @@ pub fn exec(req: &ExecRequest) -> Result<Executed, Error> {
         tty: req.tty,
         report: &report_w,
     };
+    // Built before fork: the joiner as the sealed monitor binary, if it is installed.
+    let binary = sealed_joiner(req, &joiner)?;
     match process::fork().map_err(err("fork"))? {
         Forked::Child => {
             // Re-parented away from the caller at once: the joiner reaps the process and
             // may outlive us (detached), so it must not stay our child (a zombie).
             let _ = process::setsid();
             match process::fork() {
-                Ok(Forked::Child) => joiner.run(),
+                Ok(Forked::Child) => {
+                    if let Some(b) = &binary {
+                        b.exec(&joiner);
+                    }
+                    joiner.run()
+                }
                 _ => process::exit_now(0),
             }
         }
@@ -314,6 +323,151 @@ fn read_report(fd: &OwnedFd) -> Result<Option<Report>, Error> {
     } else {
         None
     })
+}
+
+/// What the joiner binary needs: the request and the numbers of the fds it inherits.
+#[derive(Debug, Serialize, Deserialize)]
+struct JoinArgs {
+    bundle: PathBuf,
+    args: Vec<String>,
+    env: Vec<String>,
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+    cwd: String,
+    tty: bool,
+    namespaces: Vec<(RawFd, i32)>,
+    cgroups: Vec<RawFd>,
+    stdio: [RawFd; 3],
+    report: RawFd,
+}
+
+/// The joiner as `pycore-monitor --join <fd>`, exec'd from a sealed mount (see `selfexe`:
+/// CVE-2019-5736) instead of a fork of the caller (python, whose binary would otherwise be
+/// /proc/<pid>/exe of a process inside the container). The request travels in a memfd.
+struct SealedJoiner {
+    path: CString,
+    argv: CStrArray,
+    request: OwnedFd,
+}
+
+fn sealed_joiner(req: &ExecRequest, j: &Joiner<'_>) -> Result<Option<SealedJoiner>, Error> {
+    let Some(exe) = monitor_cli::locate() else {
+        return Ok(None);
+    };
+    let args = JoinArgs {
+        bundle: req.bundle.clone(),
+        args: req.args.clone(),
+        env: req.env.clone(),
+        uid: req.uid,
+        gid: req.gid,
+        groups: req.groups.clone(),
+        cwd: req.cwd.clone(),
+        tty: req.tty,
+        namespaces: j
+            .namespaces
+            .iter()
+            .map(|(f, n)| (f.as_raw_fd(), *n))
+            .collect(),
+        cgroups: j.cgroups.iter().map(AsRawFd::as_raw_fd).collect(),
+        stdio: [0, 1, 2].map(|i| j.stdio[i].as_raw_fd()),
+        report: j.report.as_raw_fd(),
+    };
+    let json = serde_json::to_vec(&args).map_err(|e| Error::Invalid {
+        field: "exec: request",
+        why: e.to_string(),
+    })?;
+    // SAFETY: a constant name; memfd_create returns a new fd or -1.
+    let fd = unsafe { libc::memfd_create(c"pycore-join".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(err("memfd_create")(Errno::last()));
+    }
+    // SAFETY: a new fd we own.
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    file.write_all(&json)
+        .map_err(io_err("write the exec request"))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(io_err("write the exec request"))?;
+    let request = OwnedFd::from(file);
+    let path = cstring(&exe.to_string_lossy())?;
+    let argv = vec![
+        path.clone(),
+        CString::from(c"--join"),
+        cstring(&request.as_raw_fd().to_string())?,
+    ];
+    Ok(Some(SealedJoiner {
+        path,
+        argv: CStrArray::new(argv),
+        request,
+    }))
+}
+
+impl SealedJoiner {
+    /// Returns only if the binary could not be exec'd: the fork carries on as the joiner.
+    fn exec(&self, j: &Joiner<'_>) {
+        let mut fds: Vec<RawFd> = vec![self.request.as_raw_fd(), j.report.as_raw_fd()];
+        fds.extend(j.namespaces.iter().map(|(f, _)| f.as_raw_fd()));
+        fds.extend(j.cgroups.iter().map(AsRawFd::as_raw_fd));
+        fds.extend(j.stdio.iter().map(AsRawFd::as_raw_fd));
+        for &fd in &fds {
+            if process::dup_to(fd, fd, true).is_err() {
+                return;
+            }
+        }
+        selfexe::exec(&self.path, &self.argv);
+    }
+}
+
+/// `pycore-monitor --join <fd>`: the joiner, in the binary exec'd by `SealedJoiner`.
+pub fn join_main(request: RawFd) -> ! {
+    // SAFETY: the runtime passed us the memfd with the request under this number.
+    let mut file = unsafe { File::from_raw_fd(request) };
+    let mut json = Vec::new();
+    let parsed = file
+        .read_to_end(&mut json)
+        .ok()
+        .and_then(|_| serde_json::from_slice::<JoinArgs>(&json).ok());
+    drop(file);
+    let Some(a) = parsed else {
+        process::exit_now(125)
+    };
+    // SAFETY: each number is an fd the runtime passed us, each taken over once.
+    let own = |fd: RawFd| unsafe { OwnedFd::from_raw_fd(fd) };
+    let report = own(a.report);
+    let namespaces: Vec<(OwnedFd, i32)> = a.namespaces.iter().map(|&(f, n)| (own(f), n)).collect();
+    let cgroups: Vec<OwnedFd> = a.cgroups.iter().map(|&f| own(f)).collect();
+    let stdio = a.stdio.map(own);
+    let req = ExecRequest {
+        bundle: a.bundle,
+        args: a.args,
+        env: a.env,
+        uid: a.uid,
+        gid: a.gid,
+        groups: a.groups,
+        cwd: a.cwd,
+        tty: a.tty,
+        ..Default::default()
+    };
+    let plan = match exec_plan(&req) {
+        Ok(p) => p,
+        Err(_) => {
+            let f = Report::MonitorFailed {
+                op: 0,
+                errno: libc::EINVAL,
+            };
+            let _ = process::write_all(report.as_raw_fd(), &f.encode());
+            process::exit_now(125)
+        }
+    };
+    Joiner {
+        plan: &plan,
+        namespaces: &namespaces,
+        cgroups: &cgroups,
+        stdio: &stdio,
+        tty: a.tty,
+        report: &report,
+    }
+    .run()
 }
 
 /// The process that joins the container and reaps the command.
@@ -458,8 +612,9 @@ pub fn steps(sys: &dyn Syscall, plan: &Plan) -> Failure {
         for (i, &(res, soft, hard)) in plan.rlimits.iter().enumerate() {
             at(Step::Rlimit, i, sys.setrlimit(res, soft, hard))?;
         }
-        at(Step::Chdir, 0, sys.chdir(&plan.cwd_abs))?;
+        // Closed before the chdir: `-w /proc/self/fd/N` names no fd of the host.
         at(Step::CloseFds, 0, sys.close_from(SYNC_FD as u32 + 1))?;
+        at(Step::Chdir, 0, sys.chdir(&plan.cwd_abs))?;
         init::credentials(sys, plan)?;
         sys.umask(plan.umask);
         Ok(())
@@ -685,9 +840,9 @@ mod tests {
             .iter()
             .any(|c| c.starts_with("mount") || c.starts_with("pivot")));
         let pos = |p: &str| calls.iter().position(|c| c.starts_with(p)).unwrap();
-        assert!(pos("setrlimit") < pos("chdir /work"));
-        assert!(pos("chdir /work") < pos("close_from 4"));
-        assert!(pos("close_from 4") < pos("setresuid 1000"));
+        assert!(pos("setrlimit") < pos("close_from 4"));
+        assert!(pos("close_from 4") < pos("chdir /work"));
+        assert!(pos("chdir /work") < pos("setresuid 1000"));
         assert!(pos("setresuid 1000") < pos("prctl 38 1 0"));
         assert!(pos("prctl 38 1 0") < pos("seccomp"));
         assert!(pos("seccomp") < pos("execve"));

@@ -68,10 +68,11 @@ fn steps(sys: &dyn Syscall, plan: &Plan) -> Result<Never, Failure> {
     for (i, &(res, soft, hard)) in plan.rlimits.iter().enumerate() {
         at(Step::Rlimit, i, sys.setrlimit(res, soft, hard))?;
     }
-    // The working directory is set only now, inside the new root, by path: no fd or cwd of
-    // the host can leak into the container (CVE-2024-21626).
-    at(Step::Chdir, 0, sys.chdir(&plan.cwd_abs))?;
+    // Every fd of the host is closed first, then the working directory is set inside the
+    // new root, by path: a cwd of `/proc/self/fd/N` cannot name a leaked host directory
+    // (CVE-2024-21626).
     at(Step::CloseFds, 0, sys.close_from(SYNC_FD as u32 + 1))?;
+    at(Step::Chdir, 0, sys.chdir(&plan.cwd_abs))?;
     credentials(sys, plan)?;
     // The container dies with its monitor (prctl(2): the signal comes when the parent
     // exits), as Docker's does with its shim: a killed monitor leaves no process nobody
@@ -263,8 +264,8 @@ mod tests {
             "sethostname box",
             "loopback_up",
             "setrlimit 7",
-            "chdir /work",
             "close_from 4",
+            "chdir /work",
             "prctl 24 0 0",
             "prctl 8 1 0",
             "setgroups [10]",

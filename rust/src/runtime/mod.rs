@@ -19,6 +19,7 @@ pub mod pty;
 pub mod reaper;
 pub mod restart;
 pub mod seccomp;
+pub mod selfexe;
 pub mod spawn;
 pub mod spec;
 #[cfg(target_arch = "x86_64")]

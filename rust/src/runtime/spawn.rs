@@ -85,7 +85,7 @@ pub fn start(req: &StartRequest) -> Result<Started, Error> {
                         // pipe must survive the exec; if the exec fails, stay a fork.
                         if process::dup_to(report_w.as_raw_fd(), report_w.as_raw_fd(), true).is_ok()
                         {
-                            monitor_cli::exec(path, argv);
+                            super::selfexe::exec(path, argv);
                         }
                         let _ = process::dup_to(report_w.as_raw_fd(), report_w.as_raw_fd(), false);
                     }
