@@ -11,6 +11,7 @@ APT_PACKAGES=(
   docker-registry              # the reference registry, on 127.0.0.1 in tests
   pigz zstd hyperfine wrk      # benchmark references
   nftables iproute2            # container networking (bridge, veth, published ports)
+  gcc                          # tests compile small attack programs (CVE checks)
   uidmap fuse-overlayfs        # podman's helpers
 )
 
