@@ -451,7 +451,11 @@ class ContainerService:
         """`c` once no start is under way: a start's monitor records itself within moments,
         or (its CLI killed before it forked one) never (`records.START_GRACE`)."""
         deadline = time.monotonic() + records.START_GRACE + 1
-        while c.state.starting and time.monotonic() < deadline:
+        while (
+            c.state.status == "created"
+            and records.start_under_way(c.dir)
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
             c = records.load(c.dir) or c
         return c

@@ -70,7 +70,6 @@ class State:
     oom_killed: bool = False
     restart_count: int = 0
     restarting: bool = False
-    starting: bool = False  # a start is under way: its monitor has not recorded itself yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +150,7 @@ def _state_at(cdir_path: str) -> State:
     try:
         raw = json.loads(_read(f"{cdir_path}/state.json"))
     except FileNotFoundError:
-        return _starting(cdir_path)
+        return State("created")
     except (OSError, ValueError):
         return State("exited", exit_code=LOST_EXIT_CODE, error="state.json is corrupt")
     if not isinstance(raw, dict):
@@ -186,22 +185,22 @@ def _state_at(cdir_path: str) -> State:
 START_GRACE = 5.0
 
 
-def _starting(cdir_path: str) -> State:
-    """No state yet: `created`, and starting while the `starting` mark that `start` writes
-    before it spawns the monitor names a live CLI (or, the CLI dead, for a grace period in
-    which the monitor it forked may still record itself)."""
-    mark = f"{cdir_path}/{STARTING}"
+def start_under_way(cdir: ContainerDir) -> bool:
+    """A `created` container is being started: the `starting` mark that `start` writes
+    before it spawns the monitor names a live CLI, or the CLI died so recently that the
+    monitor it forked may still record itself (`START_GRACE`). Not part of `read_state`:
+    `ps` need not pay one more open per created container."""
+    mark = f"{cdir.path}/{STARTING}"
     try:
         pid, start = (int(x) for x in _read(mark).split())
     except (OSError, ValueError):
-        return State("created")
+        return False
     if is_alive(pid, start):
-        return State("created", starting=True)
+        return True
     try:
-        age = time.time() - os.stat(mark).st_mtime
+        return time.time() - os.stat(mark).st_mtime < START_GRACE
     except OSError:
-        return State("created")
-    return State("created", starting=age < START_GRACE)
+        return False
 
 
 def _mark(path: Path) -> None:

@@ -72,8 +72,10 @@ def emit_rows(
 ) -> None:
     """Write `rows` as a table (without the `hide` columns) or as JSON lines to `out`."""
     if fmt == "json":
+        # The keys once, not per row (row_to_json's work): `ps` may render a thousand rows.
+        names = [(f.name, _json_name(f)) for f in dataclasses.fields(row_type)]
         for r in rows:
-            out.write(json.dumps(row_to_json(r)) + "\n")
+            out.write(json.dumps({k: _plain(getattr(r, n)) for n, k in names}) + "\n")
     else:
         out.write(table_of(row_type, rows, hide))
 
