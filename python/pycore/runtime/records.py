@@ -134,12 +134,22 @@ def is_alive(pid: Any, start: Any) -> bool:
 
 def _read(path: str) -> bytes:
     """A small file's bytes (os.open: a third of the cost of `open()` per call, which counts
-    when `ps` reads a thousand records)."""
+    when `ps` reads a thousand records; reads of 16 KiB, as a larger size is allocated up
+    front for every read)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return os.read(fd, 1 << 20)
+        data = os.read(fd, _CHUNK)
+        if len(data) < _CHUNK:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+_CHUNK = 16 << 10
 
 
 def read_state(cdir: ContainerDir) -> State:
