@@ -50,7 +50,8 @@ def table_of(row_type: type[Any], rows: Sequence[Any], hide: Collection[str] = (
         f for f in dataclasses.fields(row_type) if f.metadata.get("header") and f.name not in hide
     ]
     headers = [str(f.metadata["header"]) for f in cols]
-    cells = [[_cell(getattr(r, f.name)) for f in cols] for r in rows]
+    names = [f.name for f in cols]
+    cells = [[v if isinstance(v := getattr(r, n), str) else _cell(v) for n in names] for r in rows]
     return render_table(headers, cells)
 
 
