@@ -157,6 +157,7 @@ def start_container(
     trash: str | None = None,
     interactive: bool = False,
     exit_command: list[str] | None = None,
+    exit_if: str | None = None,
 ) -> tuple[int, int | None]:
     """Run the OCI bundle at `bundle` (its `config.json`) as a container under a new monitor.
 
@@ -171,7 +172,9 @@ def start_container(
     of the container's devpts its stdio and the monitor relays its master (our terminal in raw
     mode while attached and interactive, SIGWINCH carried to the pty). `exit_command` (argv,
     its first item an absolute path) is run by the monitor, which waits for it, once the
-    container is finished for good: it exited and no restart follows, or it never started.
+    container is finished for good: it exited and no restart follows, or it never started;
+    with `exit_if`, only if that file still exists then (a caller told of that exit, attached
+    or by a failed start, has two seconds to remove it first).
 
     Returns `(pid, exit_code)`; `exit_code` is None unless attached. Raises ContainerError
     when the container could not be started. Releases the GIL while it works.

@@ -129,6 +129,7 @@ def start_container(
     trash: Path | None = None,
     interactive: bool = False,
     exit_command: Sequence[str] | None = None,
+    exit_if: Path | None = None,
 ) -> tuple[int, int | None]:
     """Start the bundle's container under its monitor (see `_native.start_container`).
 
@@ -144,6 +145,7 @@ def start_container(
             trash=str(trash) if trash else None,
             interactive=interactive,
             exit_command=list(exit_command) if exit_command else None,
+            exit_if=str(exit_if) if exit_if else None,
         )
     except _native.ContainerError as e:
         message, code = e.args

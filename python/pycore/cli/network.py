@@ -156,7 +156,7 @@ def cleanup_cmd(ctx: click.Context, everything: bool) -> None:
     if everything:
         svc.cleanup_all()
         return
-    for cid in svc.reconcile():
+    for cid in svc.cleanup():
         click.echo(cid)
 
 

@@ -375,8 +375,10 @@ class NetworkService:
         veth, iface = att["Veth"], att["Interface"]
         # One netlink request: the host end up on the bridge, its peer made in the netns.
         peer = f"peer name {iface} netns {netns}"
+        # The last run's veth, if the kernel has not destroyed it with its namespace yet.
+        stale = [f"link del {veth}"] if host.link_exists(veth) else []
         host.ip_batch(
-            [*(first or []), f"link add {veth} up master {_bridge(net)} type veth {peer}"]
+            [*(first or []), *stale, f"link add {veth} up master {_bridge(net)} type veth {peer}"]
         )
         inside = [  # the loopback came up with the namespace
             f"addr add {att['IPAddress']}/{att['Prefix']} dev {iface}",
@@ -512,24 +514,33 @@ class NetworkService:
             self._sync_hosts(net["Id"], also=c.id)
             self._drop_default_if_idle()
 
-    def detach(self, cid: str) -> None:
-        """Tear down everything of a container's endpoints; idempotent."""
+    def detach(self, cid: str, *, kernel_links: bool = False) -> None:
+        """Tear down everything of a container's endpoints; idempotent. `kernel_links`: the
+        veths are left to the kernel, which destroys them with the namespace (all their peers
+        are in it) once its last holder, the exiting monitor, is gone: no synchronous `ip link
+        del`, which waits out RCU grace periods (~30 ms, the costliest step of `run --rm`)."""
         ep = rec.read_endpoint(self.dirs, cid)
         if ep is None:
             return
-        host.delete_links(att["Veth"] for att in ep.get("Networks", {}).values())
+        veths = [] if kernel_links else [a["Veth"] for a in ep.get("Networks", {}).values()]
         host.remove_netns(Path(ep.get("Netns") or self.cfg.netns(cid)))
         with self.store.locked():
             rec.remove(self.dirs.endpoint(cid))
             for net_id in ep.get("Networks", {}):
                 self._sync_hosts(net_id)
-            # Its DNAT rules go with the table, or by their comment if the table stays.
-            if not self._drop_default_if_idle() and ep.get("Ports"):
+            # Its veths in the same `ip` batch as an idle default bridge; its DNAT rules go
+            # with the table, or by their comment if the table stays.
+            if not self._drop_default_if_idle(veths, keep=True) and ep.get("Ports"):
                 nft.delete_tagged(self.cfg.table, {cid})  # none if the table is gone
 
-    def _drop_default_if_idle(self) -> bool:
-        """The default bridge exists only while a container uses it, the store's table and
-        netns directory only while anything does (lock held). Whether the table went."""
+    def _drop_default_if_idle(self, links: Iterable[str] = (), *, keep: bool = False) -> bool:
+        """Without `keep`, the idle default bridge goes, and the store's table and netns
+        directory if nothing uses them (lock held); `links` are deleted in the same batch.
+        Whether the table went. A container's exit keeps them (as docker0 stays): the next
+        run finds them made; `network cleanup` and `network rm` drop what is idle."""
+        if keep:
+            host.delete_links(links)
+            return False
         everything = rec.endpoints(self.dirs)
         nets = rec.networks(self.dirs)
         idle = [
@@ -540,7 +551,7 @@ class NetworkService:
             and not any(n["Id"] in e.get("Networks", {}) for e in everything)
         ]
         drop_table = not everything and all(n.get("Default") for n in nets)
-        host.delete_links(_bridge(n) for n in idle)
+        host.delete_links([*links, *(_bridge(n) for n in idle)])
         if idle and not drop_table:
             nft.delete_tagged(self.cfg.table, {f"net:{n['Id']}" for n in idle})
         if not everything:
@@ -576,7 +587,7 @@ class NetworkService:
         except (OSError, ValueError):
             raw = {}
         if raw.get("status") not in ("running", "restarting"):
-            self.detach(cid)
+            self.detach(cid, kernel_links=True)
 
     def _stale(self, cid: str) -> bool:
         from pycore.runtime.records import ContainerDir, read_state
@@ -627,6 +638,14 @@ class NetworkService:
             if self._stale(ep["Id"]):
                 self.detach(ep["Id"])
                 swept.append(ep["Id"])
+        return swept
+
+    def cleanup(self) -> list[str]:
+        """`network cleanup`: the sweep, then the idle default bridge, and the table and
+        netns directory if nothing uses them; the ids swept."""
+        swept = self.reconcile()
+        with self.store.locked():
+            self._drop_default_if_idle()
         return swept
 
     def cleanup_all(self) -> None:

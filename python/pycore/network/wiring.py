@@ -73,16 +73,22 @@ def after_exit(store: Store, cid: str, record: dict[str, Any]) -> None:
         _service(store).detach_if_stopped(cid)
 
 
-def exit_command(store: Store, cid: str, record: dict[str, Any]) -> list[str] | None:
+def exit_command(
+    store: Store, cid: str, record: dict[str, Any]
+) -> tuple[list[str] | None, Path | None]:
     """What the container's monitor runs once it is finished for good: `container cleanup`
-    releases the endpoint (None without one: nothing to release)."""
+    releases the endpoint; and the endpoint's record, without which it need not run (an
+    attached CLI releases the endpoint itself). (None, None) without an endpoint."""
     import sys
+
+    from pycore.network.records import NetDirs
 
     mode = _mode(record)
     if mode in _NO_ENDPOINT or mode.startswith("container:") or not sys.executable:
-        return None
+        return None, None
     root = str(store.layout.root)
-    return [sys.executable, "-m", "pycore", "--root", root, "container", "cleanup", cid]
+    argv = [sys.executable, "-m", "pycore", "--root", root, "container", "cleanup", cid]
+    return argv, NetDirs(Path(root) / "networks").endpoint(cid)
 
 
 def release(store: Store, cid: str) -> None:

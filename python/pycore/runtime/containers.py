@@ -315,6 +315,7 @@ class ContainerService:
         from pycore.network import wiring
 
         wiring.before_start(self.store, c.id, c.record, c.dir.bundle)
+        exit_command, exit_if = wiring.exit_command(self.store, c.id, c.record)
         try:
             _, code = native.start_container(
                 c.dir.bundle,
@@ -324,7 +325,8 @@ class ContainerService:
                 remove=c.dir.path if c.auto_remove else None,
                 trash=self.store.layout.tmp,
                 interactive=attach and interactive,
-                exit_command=wiring.exit_command(self.store, c.id, c.record),
+                exit_command=exit_command,
+                exit_if=exit_if,
             )
         except BaseException:
             records.unmark_starting(c.dir)

@@ -17,7 +17,7 @@ create_exception!(
 #[pyfunction]
 // Python's keyword arguments, one per option of `start_container`.
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (bundle, state, log, *, attach = false, remove = None, trash = None, interactive = false, exit_command = None))]
+#[pyo3(signature = (bundle, state, log, *, attach = false, remove = None, trash = None, interactive = false, exit_command = None, exit_if = None))]
 pub fn start_container(
     py: Python<'_>,
     bundle: PathBuf,
@@ -28,6 +28,7 @@ pub fn start_container(
     trash: Option<PathBuf>,
     interactive: bool,
     exit_command: Option<Vec<std::ffi::OsString>>,
+    exit_if: Option<PathBuf>,
 ) -> PyResult<(i32, Option<i32>)> {
     let req = StartRequest {
         bundle,
@@ -37,6 +38,7 @@ pub fn start_container(
         remove: remove.zip(trash),
         interactive,
         exit_command: exit_command.unwrap_or_default(),
+        exit_if,
     };
     match py.detach(|| runtime::start(&req)) {
         Ok(s) => Ok((s.pid, s.exit_code)),

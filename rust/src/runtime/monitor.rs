@@ -107,7 +107,7 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
                     errno,
                 },
             );
-            run_exit_command(&req.exit_command);
+            run_exit_command(req, true);
             return Ok(());
         }
     };
@@ -125,12 +125,17 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
     let mut delay = Duration::ZERO;
     // Attached, the CLI gets the first exit (`docker run` returns then, restarts or not).
     let mut attached = req.attach;
+    // Whether the CLI learnt of the final exit (it then releases what it can itself).
+    let mut told_final = false;
     let end = loop {
         let oom_before = cgroup.as_ref().map_or(0, Cgroup::oom_kills);
         let began = Instant::now();
         let code = match run_once(&ctx, attached, restarts == 0) {
             Ok(RunEnd::Exited(code)) => code,
-            Ok(RunEnd::StartFailed(r)) => break Some(r),
+            Ok(RunEnd::StartFailed(r)) => {
+                told_final = restarts == 0; // the CLI waits for the first start's report
+                break Some(r);
+            }
             Err(e) => {
                 finish_failed(req, &base, 125, &format!("monitor: {e}"));
                 break None;
@@ -149,6 +154,7 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
             release_stdio(&null);
             send(report, Report::Exited { code });
             attached = false;
+            told_final = !again;
         }
         if !again {
             break None;
@@ -179,7 +185,7 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
     }
     // Before the trash goes: while this monitor lives (its state.json, for `--rm` in the
     // trash) nobody else sweeps what the exit command is releasing.
-    run_exit_command(&req.exit_command);
+    run_exit_command(req, told_final);
     // Deleting the upper dir can take a while: the caller need not wait for it.
     delete(trash);
     Ok(())
@@ -188,10 +194,25 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
 /// How long the monitor waits for its exit command before leaving it be.
 const EXIT_COMMAND_WAIT: Duration = Duration::from_secs(60);
 
+/// How long a CLI told of the final exit has to release `exit_if` itself.
+const CLI_RELEASES: Duration = Duration::from_secs(2);
+
 /// Runs the exit command (the container is finished for good) and waits for it, so that
 /// `wait` and `stop`, which wait for the monitor, return once it has released everything.
-fn run_exit_command(argv: &[std::ffi::OsString]) {
+/// Not when `exit_if` is gone: nothing is left to release (an attached CLI, `told`, does it
+/// itself, and is given a moment; a whole interpreter start is spared).
+fn run_exit_command(req: &StartRequest, told: bool) {
     use std::os::unix::ffi::OsStrExt;
+    if let Some(path) = &req.exit_if {
+        let end = Instant::now() + if told { CLI_RELEASES } else { Duration::ZERO };
+        while path.exists() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if !path.exists() {
+            return;
+        }
+    }
+    let argv = &req.exit_command;
     let args: Vec<std::ffi::CString> = argv
         .iter()
         .filter_map(|a| std::ffi::CString::new(a.as_bytes()).ok())

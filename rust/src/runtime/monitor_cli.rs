@@ -30,6 +30,9 @@ pub fn to_args(exe: &Path, req: &StartRequest, report_fd: i32) -> Vec<CString> {
     for arg in &req.exit_command {
         a.extend(["--exit-arg".into(), arg.clone()]);
     }
+    if let Some(p) = &req.exit_if {
+        a.extend(["--exit-if".into(), p.clone().into_os_string()]);
+    }
     // Paths never hold NUL bytes (they came from the OS or from Python's str).
     a.into_iter()
         .filter_map(|s| CString::new(s.into_vec()).ok())
@@ -40,6 +43,7 @@ pub fn to_args(exe: &Path, req: &StartRequest, report_fd: i32) -> Vec<CString> {
 pub fn from_args(args: impl IntoIterator<Item = OsString>) -> Option<(StartRequest, i32)> {
     let mut it = args.into_iter();
     let (mut bundle, mut state, mut log, mut remove, mut trash) = (None, None, None, None, None);
+    let mut exit_if = None;
     let (mut attach, mut interactive, mut report) = (false, false, None);
     let mut exit_command = Vec::new();
     while let Some(flag) = it.next() {
@@ -58,6 +62,7 @@ pub fn from_args(args: impl IntoIterator<Item = OsString>) -> Option<(StartReque
                     b"--log" => log = Some(v),
                     b"--remove" => remove = Some(v),
                     b"--trash" => trash = Some(v),
+                    b"--exit-if" => exit_if = Some(v),
                     _ => return None,
                 }
             }
@@ -71,6 +76,7 @@ pub fn from_args(args: impl IntoIterator<Item = OsString>) -> Option<(StartReque
         remove: remove.zip(trash),
         interactive,
         exit_command,
+        exit_if,
     };
     Some((req, report?))
 }
@@ -114,6 +120,7 @@ mod tests {
             remove: Some(("/c".into(), "/tmp".into())),
             interactive: true,
             exit_command: vec!["/usr/bin/python3".into(), "-m".into(), "x y".into()],
+            exit_if: Some("/s/e.json".into()),
         };
         let args = to_args(Path::new("/x/pycore-monitor"), &req, 7);
         let os: Vec<OsString> = args[1..]
@@ -125,6 +132,7 @@ mod tests {
         assert_eq!(back.bundle, req.bundle);
         assert_eq!(back.remove, req.remove);
         assert_eq!(back.exit_command, req.exit_command);
+        assert_eq!(back.exit_if, req.exit_if);
         assert!(back.attach && back.interactive);
         assert!(from_args(vec!["--bogus".into(), "x".into()]).is_none());
     }

@@ -28,6 +28,9 @@ pub struct StartRequest {
     /// argv the monitor runs (and waits for) once it is finished for good: the container
     /// exited and no restart follows (podman's conmon `--exit-command`). Empty: none.
     pub exit_command: Vec<std::ffi::OsString>,
+    /// The exit command runs only while this file exists (what it would release); a caller
+    /// told of the final exit (attached, or a failed start) may remove it first.
+    pub exit_if: Option<PathBuf>,
 }
 
 /// A started container: its pid, and its exit code if we waited for it.
@@ -280,6 +283,7 @@ mod tests {
             remove: None,
             interactive: false,
             exit_command: Vec::new(),
+            exit_if: None,
         };
         let started = start(&req).unwrap();
         assert!(started.pid > 0);
@@ -321,6 +325,7 @@ mod tests {
             remove: None,
             interactive: false,
             exit_command: Vec::new(),
+            exit_if: None,
         };
         let err = start(&req).unwrap_err();
         assert_eq!(err.exit_code(), 127, "{err}");
