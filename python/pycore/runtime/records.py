@@ -21,11 +21,35 @@ CREATING = "creating"
 STARTING = "starting"
 
 
-@dataclass(frozen=True, slots=True)
 class ContainerDir:
-    """Paths of one container's directory."""
+    """Paths of one container's directory. Made from a string, it builds its `Path` on first
+    use: `ps` makes a thousand of these and may never need one."""
 
-    path: Path
+    __slots__ = ("_path", "_text")
+
+    def __init__(self, path: Path | str) -> None:
+        self._text = str(path) if isinstance(path, Path) else path
+        self._path = path if isinstance(path, Path) else None
+
+    def __repr__(self) -> str:
+        return f"ContainerDir({self._text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContainerDir) and other._text == self._text
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(self._text)
+        return self._path
+
+    @property
+    def text(self) -> str:
+        """The directory as a string, without building a Path."""
+        return self._text
 
     @property
     def config(self) -> Path:
@@ -153,17 +177,31 @@ _CHUNK = 16 << 10
 
 
 def read_state(cdir: ContainerDir) -> State:
-    return _state_at(str(cdir.path))
+    return _state_at(cdir.text)
 
 
 def _state_at(cdir_path: str) -> State:
+    return state_of(raw_state(cdir_path))
+
+
+def raw_state(cdir_path: str) -> dict[str, Any] | None:
+    """`state.json` of a container directory as written; None when there is none; {} when it
+    cannot be read or parsed."""
     try:
         raw = json.loads(_read(f"{cdir_path}/state.json"))
     except FileNotFoundError:
-        return State("created")
+        return None
     except (OSError, ValueError):
-        return State("exited", exit_code=LOST_EXIT_CODE, error="state.json is corrupt")
-    if not isinstance(raw, dict):
+        return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def state_of(raw: dict[str, Any] | None) -> State:
+    """The state a raw `state.json` (see `raw_state`) means now, its monitor and init looked
+    up in /proc (a created container has none to look up)."""
+    if raw is None:
+        return State("created")
+    if not raw:
         return State("exited", exit_code=LOST_EXIT_CODE, error="state.json is corrupt")
     exited = raw.get("status") == "exited"
     monitor = is_alive(raw.get("monitor_pid"), raw.get("monitor_start"))
@@ -200,7 +238,7 @@ def start_under_way(cdir: ContainerDir) -> bool:
     before it spawns the monitor names a live CLI, or the CLI died so recently that the
     monitor it forked may still record itself (`START_GRACE`). Not part of `read_state`:
     `ps` need not pay one more open per created container."""
-    mark = f"{cdir.path}/{STARTING}"
+    mark = f"{cdir.text}/{STARTING}"
     try:
         pid, start = (int(x) for x in _read(mark).split())
     except (OSError, ValueError):
@@ -238,10 +276,10 @@ def unmark_starting(cdir: ContainerDir) -> None:
 
 
 def read_config(cdir: ContainerDir) -> dict[str, Any] | None:
-    return _config_at(f"{cdir.path}/container.json")
+    return config_at(f"{cdir.text}/container.json")
 
 
-def _config_at(path: str) -> dict[str, Any] | None:
+def config_at(path: str) -> dict[str, Any] | None:
     try:
         value = json.loads(_read(path))
     except (OSError, ValueError):
@@ -258,7 +296,8 @@ def list_dirs(containers: Path) -> list[ContainerDir]:
         names = os.listdir(containers)
     except FileNotFoundError:
         return []
-    return [ContainerDir(containers / n) for n in names if len(n) == 64]
+    base = str(containers)
+    return [ContainerDir(f"{base}/{n}") for n in names if len(n) == 64]
 
 
 def mark_creating(cdir: ContainerDir) -> None:
@@ -274,10 +313,10 @@ def sweep_unrecorded(containers: Path, *, min_age: float = 60.0) -> list[Contain
     found = []
     now = time.time()
     for cdir in list_dirs(containers):
-        if os.path.exists(f"{cdir.path}/container.json"):
+        if os.path.exists(f"{cdir.text}/container.json"):
             continue
         try:
-            pid, start = (int(x) for x in _read(f"{cdir.path}/{CREATING}").split())
+            pid, start = (int(x) for x in _read(f"{cdir.text}/{CREATING}").split())
         except FileNotFoundError:
             try:
                 if now - os.stat(cdir.path).st_mtime > min_age:
@@ -294,8 +333,8 @@ def sweep_unrecorded(containers: Path, *, min_age: float = 60.0) -> list[Contain
 
 def load(cdir: ContainerDir) -> Container | None:
     """The container in `cdir`, None while it has no record (being created, or half removed)."""
-    base = str(cdir.path)
-    rec = _config_at(f"{base}/container.json")
+    base = cdir.text
+    rec = config_at(f"{base}/container.json")
     if rec is None or "Id" not in rec or "Name" not in rec:
         return None
     return Container(
