@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.containers import Run, busybox_root, cli_with_teardown
+from tests.helpers.containers import Run, busybox_root, cli_with_teardown, network_leftovers
 
 pytestmark = [pytest.mark.root, pytest.mark.needs("ip", "nft", "unshare", "nsenter")]
 
@@ -31,42 +31,11 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return busybox_root(tmp_path_factory, "net")
 
 
-def leftovers(root: Path) -> list[str]:
-    """Links, the nft table and the netns directory of this store that still exist."""
-    try:
-        cfg = json.loads((root / "networks" / "config.json").read_text())
-    except FileNotFoundError:
-        return []
-    found = [
-        f"link {n}"
-        for n in os.listdir("/sys/class/net")
-        if n.startswith(cfg["tag"]) or n == cfg["bridge"]
-    ]
-    table = subprocess.run(["nft", "list", "table", "ip", cfg["table"]], capture_output=True)
-    if table.returncode == 0:
-        found.append(f"table {cfg['table']}")
-    if Path(cfg["run_dir"]).exists():
-        found.append(f"dir {cfg['run_dir']}")
-    mounts = Path("/proc/self/mountinfo").read_text()
-    found += [f"mount {ln.split()[4]}" for ln in mounts.splitlines() if cfg["run_dir"] in ln]
-    return found
-
-
 @pytest.fixture
 def pc(root: Path) -> Iterator[Run]:
-    gen = cli_with_teardown(root)
-    run = next(gen)
-    try:
-        yield run
-    finally:
-        try:
-            ids = run("ps", "-aq", "--no-trunc").stdout.split()
-            if ids:
-                run("rm", "-f", *ids)  # through pycore: endpoints go with their containers
-            next(gen, None)  # kills what is left by pid; fails on leftover processes
-        finally:
-            run("network", "cleanup", "--all")
-    assert not leftovers(root), leftovers(root)
+    # Removes containers through pycore, sweeps the store's networks, and fails on any link,
+    # table, netns pin or process left behind.
+    yield from cli_with_teardown(root)
 
 
 def ok(r: subprocess.CompletedProcess[str]) -> str:
@@ -228,7 +197,7 @@ def test_dead_container_is_swept(pc: Run, root: Path) -> None:
         time.sleep(0.05)
     assert ok(pc("network", "cleanup")) == cid
     assert not (root / "networks" / "endpoints" / f"{cid}.json").exists()
-    assert leftovers(root) == [], leftovers(root)
+    assert network_leftovers(root) == [], network_leftovers(root)
 
 
 def test_container_mode_connect_disconnect(pc: Run) -> None:

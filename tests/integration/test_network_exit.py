@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.containers import network_leftovers
 from tests.integration.test_network import (  # noqa: F401  (fixtures)
     Run,
     free_port,
     http_get,
-    leftovers,
     ok,
     pc,
     root,
@@ -101,7 +101,7 @@ def test_rm_leaves_nothing_when_run_returns(pc: Run, root: Path) -> None:  # noq
     assert eventually(lambda: endpoints_left(root, port), 5) == []
     # The idle default bridge, table and netns directory go with `network cleanup`.
     assert ok(pc("network", "cleanup")) == ""
-    assert leftovers(root) == []
+    assert network_leftovers(root) == []
 
 
 def test_restart_policy_keeps_the_port_until_it_gives_up(pc: Run, root: Path) -> None:  # noqa: F811
