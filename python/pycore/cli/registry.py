@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
@@ -45,6 +47,21 @@ def _view(progress: str, quiet: bool) -> TransferView:
     return TransferView("plain", sys.stdout)
 
 
+@contextmanager
+def _transfer(progress: str, quiet: bool) -> Iterator[TransferView]:
+    """The progress view of one pull or push: closed whatever happens, and with
+    `--progress json` a failure is reported as a last `{"error": ...}` line before it is raised."""
+    view = _view(progress, quiet)
+    try:
+        yield view
+    except PycoreError as e:
+        view.close()
+        if progress == "json":
+            _json_line({"error": str(e)})
+        raise
+    view.close()
+
+
 def _isatty(stream: object) -> bool:
     try:
         return bool(stream.isatty())  # type: ignore[attr-defined]
@@ -76,8 +93,7 @@ def pull_cmd(
     from pycore.store.store import Store
 
     s = settings(ctx)
-    view = _view(progress, quiet)
-    try:
+    with _transfer(progress, quiet) as view:
         want = parse_platform(platform) if platform else None
         result = pull(
             Store.open(s.root),
@@ -86,12 +102,6 @@ def pull_cmd(
             platform=want,
             listener=view,
         )
-    except PycoreError as e:
-        view.close()
-        if progress == "json":
-            _json_line({"error": str(e)})
-        raise
-    view.close()
     if progress == "json":
         _json_line(
             {
@@ -118,17 +128,10 @@ def push_cmd(ctx: click.Context, quiet: bool, progress: str, reference: str) -> 
     from pycore.store.store import Store
 
     s = settings(ctx)
-    view = _view(progress, quiet)
-    try:
+    with _transfer(progress, quiet) as view:
         result = push(
             Store.open(s.root), reference, RegistryOptions.from_settings(s), listener=view
         )
-    except PycoreError as e:
-        view.close()
-        if progress == "json":
-            _json_line({"error": str(e)})
-        raise
-    view.close()
     if progress == "json":
         _json_line(
             {
