@@ -166,45 +166,44 @@ def copy_in(
             raise CopyError(f"no such file or directory: {src}")
         is_dir = stat.S_ISDIR(st.st_mode)
         contents = src.endswith(("/.", "/"))
-        with merged_root(c) as root:
-            try:
-                d = beneath.resolve(root, dest)
-            except (FileNotFoundError, NotADirectoryError) as e:
-                raise CopyError(f"Could not find the file {dest} in container {c.name}") from e
-            with d:
-                dst = d.lstat()
-                if dst is not None and stat.S_ISDIR(dst.st_mode):
-                    into = d.open(os.O_RDONLY | os.O_DIRECTORY)
-                    try:
-                        if is_dir and contents:
-                            _copy_children(src_res, into, owner)
-                        else:
-                            name = sname if sname != "." else os.path.basename(os.path.abspath(src))
-                            beneath.copy_entry(sfd, sname, into, name, owner=owner)
-                    finally:
-                        os.close(into)
-                    return
-                if dest.endswith("/"):
-                    raise CopyError(f"destination directory {dest!r} does not exist in {c.name}")
-                if dst is not None and is_dir:
-                    raise CopyError(f"cannot copy a directory to a file: {dest}")
-                wfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY, dir_fd=d.parent)
+        with merged_root(c) as root, _resolve_in(root, dest, c) as d:
+            dst = d.lstat()
+            if dst is not None and stat.S_ISDIR(dst.st_mode):
+                into = d.open(os.O_RDONLY | os.O_DIRECTORY)
                 try:
-                    beneath.copy_entry(sfd, sname, wfd, d.name, owner=owner)
+                    if is_dir and contents:
+                        _copy_children(src_res, into, owner)
+                    else:
+                        name = sname if sname != "." else os.path.basename(os.path.abspath(src))
+                        beneath.copy_entry(sfd, sname, into, name, owner=owner)
                 finally:
-                    os.close(wfd)
+                    os.close(into)
+                return
+            if dest.endswith("/"):
+                raise CopyError(f"destination directory {dest!r} does not exist in {c.name}")
+            if dst is not None and is_dir:
+                raise CopyError(f"cannot copy a directory to a file: {dest}")
+            wfd = os.open(".", os.O_RDONLY | os.O_DIRECTORY, dir_fd=d.parent)
+            try:
+                beneath.copy_entry(sfd, sname, wfd, d.name, owner=owner)
+            finally:
+                os.close(wfd)
     finally:
         with contextlib.suppress(OSError):
             os.close(sfd)
 
 
+def _resolve_in(root: int, path: str, c: Container, follow: bool = True) -> beneath.Resolved:
+    """`path` resolved beneath the container's root; a missing parent is a CopyError."""
+    try:
+        return beneath.resolve(root, path, follow=follow)
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise CopyError(f"Could not find the file {path} in container {c.name}") from e
+
+
 @contextlib.contextmanager
 def _resolve_src(root: int, src: str, c: Container, follow: bool) -> Iterator[beneath.Resolved]:
-    try:
-        r = beneath.resolve(root, src, follow=follow)
-    except (FileNotFoundError, NotADirectoryError) as e:
-        raise CopyError(f"Could not find the file {src} in container {c.name}") from e
-    with r:
+    with _resolve_in(root, src, c, follow) as r:
         if r.lstat() is None:
             raise CopyError(f"Could not find the file {src} in container {c.name}")
         yield r
@@ -260,11 +259,7 @@ def copy_in_tar(c: Container, data: IO[bytes], dest: str, store: Store) -> None:
             while chunk := data.read(1 << 20):
                 f.write(chunk)
         with merged_root(c) as root:
-            try:
-                d = beneath.resolve(root, dest)
-            except (FileNotFoundError, NotADirectoryError) as e:
-                raise CopyError(f"Could not find the file {dest} in container {c.name}") from e
-            with d:
+            with _resolve_in(root, dest, c) as d:
                 st = d.lstat()
                 if st is None or not stat.S_ISDIR(st.st_mode):
                     raise CopyError(f"destination {dest!r} must be a directory")
