@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -31,6 +30,7 @@ from pycore.reference import Reference
 from pycore.store.commit import now_rfc3339
 from pycore.store.index import ImageRecord
 from pycore.store.store import Store
+from pycore.structs import struct
 
 Status = Callable[[str], None]
 
@@ -64,7 +64,7 @@ _BUSYBOX_DIRS = (
 PR_SET_PDEATHSIG = 1
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Target:
     """What to bootstrap: `busybox` or `debian:<suite>`, and the name to give it."""
 
@@ -255,7 +255,7 @@ def _pack(rootfs: Path, work: Path, say: Status) -> LayerFile:
 # -- debian --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Mirror:
     uri: str
     keyring: Path | None = None

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 
 from pycore.errors import InvalidDigest
+from pycore.structs import struct
 
 _HEX_LEN = {"sha256": 64, "sha512": 128}
 _GRAMMAR = re.compile(r"^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@struct(frozen=True, slots=True, order=True)
 class Digest:
     """A content digest such as `sha256:9f86d0...`; `str()` gives the canonical form."""
 

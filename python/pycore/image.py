@@ -11,7 +11,6 @@ import builtins
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +34,7 @@ from pycore.store import workdir
 from pycore.store.commit import LayerProgress, commit_image
 from pycore.store.index import ImageIndex, ImageRecord
 from pycore.store.store import Store
+from pycore.structs import field, struct
 
 InUse = Callable[[ImageRecord], str | None]
 """Returns why an image may not be removed (e.g. "container abc123 uses it"), or None."""
@@ -50,7 +50,7 @@ def _never_in_use(record: ImageRecord) -> str | None:
 # -- values ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Image:
     """One local image: its index record with its parsed manifest and config."""
 
@@ -170,7 +170,7 @@ class Image:
 _ALWAYS_SHOWN = frozenset({"Env", "Cmd", "Entrypoint", "Volumes", "Labels", "OnBuild"})
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class RemoveEvent:
     """One line of `rmi` / `image prune` output: `Untagged: x` or `Deleted: sha256:...`."""
 
@@ -181,13 +181,13 @@ class RemoveEvent:
         return f"{self.action}: {self.subject}"
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class PruneReport:
     events: tuple[RemoveEvent, ...]
     reclaimed: int
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ImageUsage:
     """The images line of `system df`."""
 
@@ -197,7 +197,7 @@ class ImageUsage:
     reclaimable: int
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Problem:
     """One finding of `system check`. `kind` is one of corrupt-blob, missing-blob,
     missing-layer, broken-image, orphan-blob, orphan-layer, stray-file, corrupt-index."""
@@ -208,7 +208,7 @@ class Problem:
     repaired: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class CheckReport:
     problems: tuple[Problem, ...]
     blobs_checked: int
@@ -239,7 +239,7 @@ def parse_time(text: str | None) -> datetime | None:
 # -- the service -------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@struct(slots=True)
 class _Garbage:
     """What a deletion frees: blobs (unlinked under the lock) and layers (renamed to trash)."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pycore.digest import Digest
@@ -21,12 +20,13 @@ from pycore.store import workdir
 from pycore.store.commit import now_rfc3339
 from pycore.store.index import ImageIndex, ImageRecord
 from pycore.store.store import Store
+from pycore.structs import field, replace, struct
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_DOCUMENT = 4 << 20  # manifests and configs are small; never slurp a layer blob
 
 
-@dataclass(slots=True)
+@struct(slots=True)
 class _Scan:
     problems: list[Problem] = field(default_factory=list)
     bad_blobs: dict[Digest, str] = field(default_factory=dict)

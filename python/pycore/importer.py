@@ -15,7 +15,6 @@ import lzma
 import tarfile
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -31,6 +30,7 @@ from pycore.reference import Reference
 from pycore.store.commit import commit_image, now_rfc3339
 from pycore.store.index import ImageRecord
 from pycore.store.store import Store
+from pycore.structs import struct
 
 _CHUNK = 64 << 10
 _BZIP2_MAGIC = b"BZh"
@@ -47,7 +47,7 @@ class _Decompressor(Protocol):
     def decompress(self, data: bytes) -> bytes: ...
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class LayerFile:
     """A layer blob written into a workdir, with what one pass over it learnt."""
 

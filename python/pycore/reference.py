@@ -16,10 +16,10 @@ into the short form listings show. Grammar (distribution/reference, `reference.g
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from pycore.digest import Digest
 from pycore.errors import InvalidDigest, InvalidReference
+from pycore.structs import replace, struct
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
@@ -43,7 +43,7 @@ def _fail(text: str, why: str) -> InvalidReference:
     return InvalidReference(f"invalid reference {text!r}: {why}")
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Reference:
     """A normalized image reference. `domain` and `path` are always set (`docker.io`,
     `library/ubuntu`); `tag` and `digest` are optional. When both are given the digest is what

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from pycore.structs import struct
 
 DEFAULT_ROOT = Path("/var/lib/pycore")
 DEFAULT_CERTS_DIR = Path("/etc/pycore/certs.d")
@@ -13,7 +14,7 @@ DEFAULT_INSECURE_REGISTRIES: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "local
 DEFAULT_REGISTRY_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Settings:
     """Global settings every service receives; built once in `cli.main` or by the API user."""
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from pycore.image import ImageService, tree_size
+from pycore.structs import struct
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class DiskUsage:
     """One line of `system df`: how many, how many in use, bytes, bytes that could be freed."""
 

@@ -3,16 +3,15 @@ the time and tail parsing of `logs`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
 from pycore.errors import UsageError
 from pycore.runtime import logs
 from pycore.runtime.ps import Facts, Filters, last_n
+from pycore.structs import struct
 
 
-@dataclass(frozen=True)
+@struct(frozen=True)
 class Ctr:
     id: str
     name: str

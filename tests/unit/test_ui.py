@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
 
 import pytest
 
+from pycore.structs import struct
 from pycore.ui.output import (
     column,
     emit_json,
@@ -39,7 +39,7 @@ def test_table_rejects_ragged_rows() -> None:
         render_table(["A", "B"], [["only one"]])
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Row:
     repository: str = column("REPOSITORY")
     image_id: str = column("IMAGE ID", json_name="ID")

@@ -10,13 +10,13 @@ import posixpath
 import re
 import tarfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
 from pycore import native
 from pycore.digest import Digest
 from pycore.errors import ArchiveError
+from pycore.structs import struct
 
 # JSON documents (manifest.json, index.json, configs, manifests) are read into memory; a
 # bigger one is not an image document but an attack on our memory.
@@ -69,7 +69,7 @@ def named_digest(name: str) -> Digest | None:
     return Digest("sha256", m.group(1) or m.group(2))
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Entry:
     """One stored file of the archive."""
 

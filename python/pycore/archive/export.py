@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from pycore.digest import Digest
 from pycore.oci.models import Manifest
 from pycore.store.index import ImageRecord
 from pycore.store.store import Store
+from pycore.structs import struct
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ExportImage:
     digest: Digest  # of the manifest
     manifest_bytes: bytes

@@ -3,16 +3,15 @@ blobs, and its names. Loading verifies every plan before anything enters the sto
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pycore.archive.bundle import Bundle, named_digest
 from pycore.digest import Digest
 from pycore.errors import ArchiveError, InvalidReference
 from pycore.oci.models import InvalidDocument
 from pycore.reference import Reference
+from pycore.structs import struct
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class BlobSource:
     """A blob the image needs and the archive member that holds it."""
 
@@ -21,7 +20,7 @@ class BlobSource:
     member: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ImagePlan:
     manifest: bytes  # stored as given: its digest is the image's manifest digest
     config: Digest

@@ -5,12 +5,12 @@ arguments, calls a service in `pycore.runtime` and renders through `pycore.ui`."
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from pycore.cli.containers import _both, service
+from pycore.structs import struct
 from pycore.ui.output import FORMATS, column
 
 # Options after the container belong to the command.
@@ -111,7 +111,7 @@ def top_cmd(ctx: click.Context, container: str, ps_args: tuple[str, ...]) -> Non
     sys.stdout.write(render_table(titles, rows))
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class StatsRow:
     """One line of `pycore stats`."""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from pycore.cli.app import cli, settings
+from pycore.structs import struct
 from pycore.ui.output import FORMATS, column
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ def inspect_cmd(ctx: click.Context, containers: tuple[str, ...]) -> None:
     emit_json([svc.inspect(ref) for ref in containers], sys.stdout)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ContainerRow:
     """One line of `pycore ps`."""
 

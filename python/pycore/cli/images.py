@@ -6,13 +6,13 @@ Each parses its arguments, calls `pycore.image.ImageService` and renders through
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
 
 from pycore.cli.app import cli, settings
+from pycore.structs import struct
 from pycore.ui.output import FORMATS, column
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def image_service(ctx: click.Context) -> ImageService:
 # -- images / image ls -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ImageRow:
     """One line of `pycore images`: one (repository, tag) of an image."""
 

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
 
 from pycore.cli.app import cli, settings
+from pycore.structs import struct
 from pycore.ui.output import FORMATS, column
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def network_group() -> None:
     """Manage networks."""
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class NetworkRow:
     """One line of `pycore network ls`."""
 

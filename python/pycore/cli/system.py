@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
 import click
 
 from pycore.cli.app import cli
 from pycore.cli.images import FORMAT_OPTION, image_service
+from pycore.structs import struct
 from pycore.ui.output import column
 
 
@@ -17,7 +17,7 @@ def system_group() -> None:
     """Manage pycore's state."""
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class DiskUsageRow:
     type: str = column("TYPE")
     total_count: int = column("TOTAL")
@@ -53,7 +53,7 @@ def df_cmd(ctx: click.Context, fmt: str) -> None:
     emit_rows(DiskUsageRow, rows, "json" if fmt == "json" else "table", sys.stdout)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ProblemRow:
     kind: str = column("KIND")
     subject: str = column("SUBJECT")

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pycore.settings import DEFAULT_ROOT
 from pycore.store import atomic
+from pycore.structs import asdict, fields, struct
 
 RUN_DIR = Path("/run/pycore")
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class NetConfig:
     bridge: str  # the default `bridge` network's Linux bridge
     pool: str  # subnets of networks are carved from it
@@ -55,7 +55,7 @@ def load(root: Path) -> NetConfig:
     path = root / "networks" / "config.json"
     try:
         raw = json.loads(path.read_bytes())
-        return NetConfig(**{k: raw[k] for k in NetConfig.__dataclass_fields__})
+        return NetConfig(**{k: raw[k] for k in (f.name for f in fields(NetConfig))})
     except (OSError, ValueError, KeyError, TypeError):
         cfg = default_config(root)
         path.parent.mkdir(parents=True, exist_ok=True)

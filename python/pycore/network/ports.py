@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from pycore.errors import UsageError
+from pycore.structs import struct
 
 PROTOCOLS = ("tcp", "udp")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@struct(frozen=True, slots=True, order=True)
 class PortBinding:
     """One published port: host `host_ip:host_port` (host_ip "" = every host address,
     host_port 0 = any free port) forwarded to `container_port/proto`."""

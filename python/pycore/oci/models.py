@@ -7,12 +7,12 @@ a one-line reason; `to_json()` gives the canonical bytes pycore writes (and hash
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from pycore.digest import Digest
 from pycore.errors import InvalidDigest, PycoreError
 from pycore.oci import mediatypes as mt
+from pycore.structs import field, struct
 
 
 class InvalidDocument(PycoreError):
@@ -70,7 +70,7 @@ def dump_json(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Platform:
     os: str
     architecture: str
@@ -101,7 +101,7 @@ class Platform:
         return f"{base}/{self.variant}" if self.variant else base
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Descriptor:
     media_type: str
     digest: Digest
@@ -139,7 +139,7 @@ class Descriptor:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Manifest:
     """An image manifest: one config and an ordered list of layers (base first)."""
 
@@ -181,7 +181,7 @@ class Manifest:
         return dump_json(self.to_json())
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Index:
     """An image index (or Docker manifest list): manifests, usually one per platform."""
 
@@ -220,7 +220,7 @@ class Index:
         return dump_json(self.to_json())
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ImageConfig:
     """An image configuration. `raw` keeps every field (Docker adds its own) so that a config
     pycore stores hashes to the digest it arrived with; typed accessors read from it."""

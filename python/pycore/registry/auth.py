@@ -9,19 +9,19 @@ import json
 import re
 import threading
 import time
-from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from pycore.errors import RegistryError, RegistryUnauthorized
 from pycore.registry.credentials import Credentials
 from pycore.registry.http import Response, Transport
+from pycore.structs import field, struct
 
 _PARAM = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))\s*,?')
 _DEFAULT_TOKEN_LIFETIME = 60.0
 _TOKEN_SLACK = 10.0  # renew this many seconds before a token expires
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Challenge:
     """One challenge of a `WWW-Authenticate` header: `Bearer realm="...",service="..."`."""
 

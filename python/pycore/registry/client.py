@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
@@ -26,6 +25,7 @@ from pycore.registry.auth import Authorizer, pull_scope, push_scope
 from pycore.registry.credentials import DOCKER_HUB, AuthFile, Credentials
 from pycore.registry.http import Body, FileBody, HttpOptions, Response, Transport
 from pycore.settings import Settings
+from pycore.structs import struct
 
 MANIFEST_ACCEPT = ", ".join(
     (mt.OCI_INDEX, mt.OCI_MANIFEST, mt.DOCKER_MANIFEST_LIST, mt.DOCKER_MANIFEST)
@@ -40,7 +40,7 @@ _SCHEMA1 = frozenset(
 _DOCKER_HUB_API = "registry-1.docker.io"
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class RegistryOptions:
     """Everything the registry client needs from the settings, as one frozen value."""
 
@@ -62,7 +62,7 @@ class RegistryOptions:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class FetchedManifest:
     """A manifest or index exactly as served, with its digest and kind."""
 

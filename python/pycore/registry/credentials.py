@@ -8,13 +8,13 @@ import base64
 import binascii
 import json
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from pycore.errors import RegistryError, UsageError
 from pycore.store import atomic
+from pycore.structs import struct
 
 DOCKER_HUB = "docker.io"
 # The key Docker has always used for Docker Hub in config.json and with credential helpers.
@@ -25,7 +25,7 @@ _HUB_ALIASES = frozenset(
 _HELPER_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Credentials:
     """A user name and password, or an identity (refresh) token from a helper or config."""
 

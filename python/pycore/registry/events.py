@@ -5,7 +5,8 @@ any API listener. Listeners are called from worker threads and must be thread-sa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from pycore.structs import struct
 
 # Per-blob states, in the order a blob goes through them.
 WAITING = "Waiting"
@@ -26,7 +27,7 @@ MOUNTED = "Mounted from"  # followed by the source repository
 BYTE_STATES = frozenset({DOWNLOADING, EXTRACTING, PUSHING})
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class TransferEvent:
     """One step of a pull or push. `id` is the blob's short hex (12 characters), or "" for a
     message about the whole image; `current`/`total` are bytes when known."""

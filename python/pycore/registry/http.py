@@ -13,12 +13,12 @@ import ssl
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 from pycore.errors import RegistryError, RegistryTimeout, RegistryUnreachable
+from pycore.structs import struct
 
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -27,7 +27,7 @@ _BLOCK = 1 << 20
 _PROBE_TIMEOUT = 3.0  # seconds a TLS handshake may take before we assume plain HTTP
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class HttpOptions:
     """How to reach registries. `insecure` holds host[:port] names or CIDRs whose registries may
     be spoken to without TLS verification, or over plain HTTP when they have no TLS at all."""
@@ -40,7 +40,7 @@ class HttpOptions:
     max_redirects: int = 5
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class FileBody:
     """`length` bytes of the file `path` from `offset`: a request body that can be re-sent."""
 

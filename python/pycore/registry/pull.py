@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,6 +37,7 @@ from pycore.registry.http import transport_error
 from pycore.store.commit import commit_image
 from pycore.store.index import ImageRecord
 from pycore.store.store import Store
+from pycore.structs import struct
 
 MAX_CONFIG = 16 << 20
 _BUF = 1 << 20
@@ -49,7 +49,7 @@ _Header = Callable[[str], str | None]  # a response's header lookup
 _ReadInto = Callable[[memoryview], int]  # a response body's readinto
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class PullResult:
     """What a pull did. `digest` is the manifest stored (one platform's); `resolved` is what the
     reference resolved to on the registry (the index, for a multi-platform image)."""

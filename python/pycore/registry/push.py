@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from pycore.digest import Digest
 from pycore.errors import InvalidReference, PushSourceNotFound, UsageError
@@ -19,9 +18,10 @@ from pycore.registry.http import FileBody
 from pycore.registry.pull import local_name
 from pycore.store.index import ImageRecord
 from pycore.store.store import Store
+from pycore.structs import struct
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class PushResult:
     """What a push did: the manifest digest the registry now has under `name`."""
 

@@ -12,7 +12,8 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from pycore.structs import struct
 
 MAX_LINKS = 40  # what the kernel allows in one lookup (path_resolution(7))
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -123,7 +124,7 @@ def opened_dir(root: int, path: str) -> Iterator[int]:
         os.close(fd)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Owner:
     """Ownership to give copied entries: None keeps the source's."""
 
@@ -131,8 +132,11 @@ class Owner:
     gid: int | None = None
 
 
+KEEP_OWNER = Owner()
+
+
 def copy_entry(
-    src_dir: int, src_name: str, dst_dir: int, dst_name: str, *, owner: Owner = Owner()
+    src_dir: int, src_name: str, dst_dir: int, dst_name: str, *, owner: Owner = KEEP_OWNER
 ) -> None:
     """Copy the entry `src_name` of `src_dir` (not following a symlink) to `dst_name` in
     `dst_dir`, recursively, keeping modes and times, ownership as `owner` says. A directory

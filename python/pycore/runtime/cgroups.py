@@ -9,11 +9,11 @@ import contextlib
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pycore.errors import UsageError
+from pycore.structs import struct
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "pycore"
@@ -24,7 +24,7 @@ _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Resources:
     """Limits for one container; None leaves the kernel's default (unlimited)."""
 

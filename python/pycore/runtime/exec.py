@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,13 @@ from pycore.errors import ContainerNotRunning, UsageError
 from pycore.runtime import users
 from pycore.runtime.containers import Container, ContainerService
 from pycore.runtime.records import start_time
+from pycore.structs import struct
 
 CGROUP_MOUNTS = Path("/proc/self/mountinfo")
 OVERLAY_LOWERDIRS = "org.pycore.overlay.lowerdirs"
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ExecOptions:
     """What `pycore exec` was asked for."""
 
@@ -34,7 +34,7 @@ class ExecOptions:
     detach: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ExecResult:
     pid: int
     exit_code: int | None

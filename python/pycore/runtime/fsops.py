@@ -13,7 +13,6 @@ import os
 import stat
 import tarfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +22,7 @@ from pycore.runtime import beneath, records
 from pycore.runtime.containers import Container
 from pycore.runtime.spec import ANNOTATION_LOWERDIRS, ANNOTATION_UPPERDIR, ANNOTATION_WORKDIR
 from pycore.store.store import Store
+from pycore.structs import struct
 
 
 class CopyError(PycoreError):
@@ -31,7 +31,7 @@ class CopyError(PycoreError):
     exit_code = 1
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Change:
     """One line of `diff`: kind A (added), C (changed) or D (deleted), and the path."""
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Literal
 
 from pycore.errors import UsageError
+from pycore.structs import struct
 
 MountType = Literal["bind", "volume", "tmpfs"]
 
@@ -19,7 +19,7 @@ _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 TMPFS_DEFAULTS = ("noexec", "nosuid", "nodev")
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class MountSpec:
     """One mount asked for. `source` is a host path (bind), a volume name (volume; None for
     an anonymous volume) or None (tmpfs). `create_source`: `-v` creates a missing host

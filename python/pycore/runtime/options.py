@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ from pycore.errors import UsageError
 from pycore.runtime.cgroups import Resources
 from pycore.runtime.mounts import MountSpec
 from pycore.runtime.restart import RestartPolicy
+from pycore.structs import field, struct
 
 if TYPE_CHECKING:
     from pycore.network.ports import PortBinding
@@ -22,7 +22,7 @@ NetworkMode = str
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class RunOptions:
     """Everything `run`/`create` takes besides the image. `env` holds `KEY=VALUE` entries
     after `-e KEY` was looked up in the caller's environment and env-files were read."""

@@ -10,13 +10,13 @@ import os
 import signal
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from pycore.errors import Conflict
 from pycore.runtime import cgroups
 from pycore.runtime.containers import Container
 from pycore.runtime.exec import running_process
+from pycore.structs import struct
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -212,7 +212,7 @@ def _signal(pid: int, sig: int) -> None:
 # -- stats -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Sample:
     cpu_ns: int
     memory: int

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pycore.errors import UsageError
+from pycore.structs import struct
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,7 +37,7 @@ class Listed(Protocol):
 C = TypeVar("C", bound=Listed)
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Facts:
     """The facts of one container the filters need beyond its record."""
 
@@ -46,7 +46,7 @@ class Facts:
     labels: Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Filters:
     """Parsed `--filter key=value` options: key -> accepted values."""
 
@@ -119,7 +119,7 @@ def last_n(containers: Sequence[C], n: int) -> list[C]:
     return sorted(containers, key=lambda c: c.created, reverse=True)[: max(n, 0)]
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Selected:
     """A listed container and its Docker status (`paused` and `restarting` included)."""
 

@@ -9,11 +9,11 @@ import contextlib
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pycore.store import atomic
+from pycore.structs import struct
 
 Status = Literal["created", "running", "exited"]
 LOST_EXIT_CODE = 255
@@ -80,7 +80,7 @@ class ContainerDir:
         return self.path / "work"
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class State:
     """What the monitor last recorded, reconciled with the process table."""
 
@@ -96,7 +96,7 @@ class State:
     restarting: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Container:
     """One container: its record (`container.json`) and its reconciled state."""
 

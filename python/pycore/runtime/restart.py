@@ -5,17 +5,17 @@ the CLI). Without a daemon there is no daemon restart: `always` and `unless-stop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pycore.errors import UsageError
+from pycore.structs import struct
 
 ANNOTATION = "org.pycore.restart"
 NAMES = ("no", "on-failure", "always", "unless-stopped")
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class RestartPolicy:
     name: str = "no"
     maximum_retry_count: int = 0

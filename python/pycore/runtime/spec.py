@@ -5,12 +5,12 @@ Pure: no I/O; everything it needs from the disk comes in as arguments."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pycore.errors import ContainerError, UsageError
 from pycore.runtime.options import RunOptions
 from pycore.runtime.users import ResolvedUser
+from pycore.structs import struct
 
 OCI_VERSION = "1.2.0"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -99,7 +99,7 @@ ANNOTATION_UPPERDIR = "org.pycore.overlay.upperdir"
 ANNOTATION_WORKDIR = "org.pycore.overlay.workdir"
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Process:
     """What the container runs, after Docker's Entrypoint/Cmd/Env/WorkingDir/User rules."""
 
@@ -109,7 +109,7 @@ class Process:
     user: str
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Rootfs:
     """Where the container's root comes from: the image layers (top first), the container's
     upper and work directories, and the mount point."""

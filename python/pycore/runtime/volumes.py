@@ -15,7 +15,6 @@ import shutil
 import stat
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +24,14 @@ from pycore.runtime import beneath, records
 from pycore.runtime.mounts import MountSpec, check_volume_name, tmpfs_options
 from pycore.store import atomic
 from pycore.store.store import Store
+from pycore.structs import field, struct
 
 
 class VolumeNotFound(NotFound):
     """No volume has this name."""
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Volume:
     """One volume and its metadata."""
 
@@ -220,7 +220,7 @@ def _tree_size(path: Path) -> int:
 # -- a container's mounts ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class PreparedMounts:
     """What `create` puts in the spec (`oci`) and in the record (`record`, inspect's Mounts)."""
 

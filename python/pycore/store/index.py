@@ -7,18 +7,18 @@ The file is read without the lock (it is only ever replaced by rename) and rewri
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pycore.digest import Digest
 from pycore.errors import InvalidDigest, StoreError
 from pycore.store import atomic
+from pycore.structs import replace, struct
 
 INDEX_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ImageRecord:
     manifest: Digest
     config: Digest
@@ -43,7 +43,7 @@ class ImageRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class ImageIndex:
     images: tuple[ImageRecord, ...] = ()
 

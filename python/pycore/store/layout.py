@@ -12,15 +12,15 @@ containers/<id>/  volumes/<name>/_data  build-cache/
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from pycore.digest import Digest
+from pycore.structs import struct
 
 STORE_VERSION = "1"
 
 
-@dataclass(frozen=True, slots=True)
+@struct(frozen=True, slots=True)
 class Layout:
     """Paths of one store root. Pure: builds paths, never touches the disk."""
 

@@ -1,4 +1,4 @@
-"""`--format table|json` from the same frozen row dataclasses.
+"""`--format table|json` from the same frozen row structs (`pycore.structs`).
 
 A row field declared with `column("HEADER")` is a table column; every field goes to JSON, under
 its `json` name (CamelCase by default, as Docker's `--format json` keys are). JSON listings are
@@ -7,11 +7,11 @@ one object per line, as `docker images --format json` prints them.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Collection, Sequence
 from typing import IO, Any, Literal
 
+from pycore import structs
 from pycore.ui.table import render_table
 
 Format = Literal["table", "json"]
@@ -19,18 +19,18 @@ FORMATS: tuple[Format, ...] = ("table", "json")
 
 
 def column(header: str | None = None, *, json_name: str | None = None) -> Any:
-    """A dataclass field: a table column under `header` (JSON only when None)."""
-    return dataclasses.field(metadata={"header": header, "json": json_name})
+    """A struct field: a table column under `header` (JSON only when None)."""
+    return structs.field(metadata={"header": header, "json": json_name})
 
 
-def _json_name(f: dataclasses.Field[Any]) -> str:
+def _json_name(f: structs.Field) -> str:
     name = f.metadata.get("json") if f.metadata else None
     return name or "".join(p[:1].upper() + p[1:] for p in f.name.split("_"))
 
 
 def row_to_json(row: Any) -> dict[str, Any]:
-    """The JSON object of one row dataclass."""
-    return {_json_name(f): _plain(getattr(row, f.name)) for f in dataclasses.fields(row)}
+    """The JSON object of one row struct."""
+    return {_json_name(f): _plain(getattr(row, f.name)) for f in structs.fields(row)}
 
 
 def _plain(value: Any) -> Any:
@@ -44,11 +44,9 @@ def _plain(value: Any) -> Any:
 
 
 def table_of(row_type: type[Any], rows: Sequence[Any], hide: Collection[str] = ()) -> str:
-    """The table of `rows` (instances of the dataclass `row_type`), columns in field order,
+    """The table of `rows` (instances of the struct `row_type`), columns in field order,
     leaving out the fields named in `hide`."""
-    cols = [
-        f for f in dataclasses.fields(row_type) if f.metadata.get("header") and f.name not in hide
-    ]
+    cols = [f for f in structs.fields(row_type) if f.metadata.get("header") and f.name not in hide]
     headers = [str(f.metadata["header"]) for f in cols]
     names = [f.name for f in cols]
     cells = [[v if isinstance(v := getattr(r, n), str) else _cell(v) for n in names] for r in rows]
@@ -74,7 +72,7 @@ def emit_rows(
     """Write `rows` as a table (without the `hide` columns) or as JSON lines to `out`."""
     if fmt == "json":
         # The keys once, not per row (row_to_json's work): `ps` may render a thousand rows.
-        names = [(f.name, _json_name(f)) for f in dataclasses.fields(row_type)]
+        names = [(f.name, _json_name(f)) for f in structs.fields(row_type)]
         for r in rows:
             out.write(json.dumps({k: _plain(getattr(r, n)) for n, k in names}) + "\n")
     else:
