@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pycore import native
 from pycore.digest import Digest
@@ -31,10 +31,12 @@ from pycore.oci.models import ImageConfig, InvalidDocument, Manifest
 from pycore.reference import Reference
 from pycore.store import index as index_file
 from pycore.store import workdir
-from pycore.store.commit import LayerProgress, commit_image
 from pycore.store.index import ImageIndex, ImageRecord
 from pycore.store.store import Store
 from pycore.structs import field, struct
+
+if TYPE_CHECKING:
+    from pycore.store.commit import LayerProgress
 
 InUse = Callable[[ImageRecord], str | None]
 """Returns why an image may not be removed (e.g. "container abc123 uses it"), or None."""
@@ -323,6 +325,8 @@ class ImageService:
         """Register an image whose config and layer blobs are stored, naming it `names`
         (normalized: `busybox` becomes `docker.io/library/busybox:latest`)."""
         full = tuple(str(_tag_reference(n)) for n in names)
+        from pycore.store.commit import commit_image  # threads and logging: off `run`'s path
+
         record = commit_image(self.store, manifest_bytes, full, progress=progress)
         return self._load(record)
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import signal as signals
-import socket
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -75,6 +73,11 @@ _NOUNS = (
     "mccarthy",
     "allen",
 )
+
+
+def _pick(words: Sequence[str]) -> str:
+    """A random word (os.urandom: `secrets` would import hmac and OpenSSL on the run path)."""
+    return words[int.from_bytes(os.urandom(4), "big") % len(words)]
 
 
 def _now() -> str:
@@ -159,7 +162,7 @@ class ContainerService:
                 raise ContainerError(f"image {image_ref}: layer {layer.name[:12]} is missing")
         if not layers:
             raise ContainerError(f"image {image_ref} has no layers")
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()
         cdir = ContainerDir(layout.container(cid))
         try:
             return self._create_in(cdir, cid, image_ref, image, layers, opts, name, auto_remove)
@@ -191,7 +194,7 @@ class ContainerService:
             users.read_image_file(layers, "etc/passwd"),
             users.read_image_file(layers, "etc/group"),
         )
-        hostname = opts.hostname or (socket.gethostname() if opts.network == "host" else cid[:12])
+        hostname = opts.hostname or (os.uname().nodename if opts.network == "host" else cid[:12])
         etc = self._etc_files(cdir, hostname, opts)
         from pycore.runtime import volumes
 
@@ -276,10 +279,10 @@ class ContainerService:
     @staticmethod
     def _free_name(taken: dict[str, str]) -> str:
         for _ in range(100):
-            n = f"{secrets.choice(_ADJECTIVES)}_{secrets.choice(_NOUNS)}"
+            n = f"{_pick(_ADJECTIVES)}_{_pick(_NOUNS)}"
             if n not in taken:
                 return n
-        return f"{secrets.choice(_ADJECTIVES)}_{secrets.token_hex(4)}"
+        return f"{_pick(_ADJECTIVES)}_{os.urandom(4).hex()}"
 
     @staticmethod
     def _etc_files(cdir: ContainerDir, hostname: str, opts: RunOptions) -> dict[str, str]:
