@@ -1,5 +1,5 @@
-"""Container start speed: `pycore run --rm busybox true` against `podman run --rm` of the same
-image and crun running the same bundle.
+"""Container start speed: `pycore run --rm busybox true` against `podman run --rm` and
+`docker run --rm` of the same image and crun running the same bundle.
 
     python3 benches/run.py [--runs 21]
 
@@ -12,6 +12,14 @@ podman (4.3, with crun) runs there too, with `--cgroups disabled` (crun's cgroup
 raise RLIMIT_MEMLOCK for its device filter, which root here may not), a private --root and
 --runroot on /dev/shm, the image loaded from `pycore save`, and ulimits within this host's hard
 limits. pycore, unlike podman here, still puts every container in its cgroups.
+
+docker (Debian's docker.io: dockerd 20.10 with its own containerd and runc, timed through the
+package's /usr/bin/docker client) runs `docker run --rm --network none busybox true` against a
+dockerd this bench starts and stops itself (benches/docker_ref.py, in a child process: private
+/dev/shm data/exec roots and socket, --bridge=none, no iptables, in a private mount namespace;
+its cgroupfs driver handles the hybrid layout, so docker keeps its per-container cgroups). The
+image is the same `pycore save` archive. What each tool ran with (network, cgroups) is printed
+below the table; if docker cannot run, the bench says why and goes on.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path("/dev/shm/pycore-bench-run")
 PODMAN_ROOT = Path("/dev/shm/pycore-bench-podman")
@@ -82,6 +91,23 @@ def median_ms(cmd: list[str], runs: int) -> float:
     return statistics.median(ts) * 1000
 
 
+def docker_ref(runs: int) -> dict[str, Any]:
+    """benches/docker_ref.py's result: median ms of `docker run --rm`, or why docker could not."""
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
+        archive = Path(tmp) / "busybox.tar"
+        r = pycore("save", "busybox", "-o", str(archive))
+        assert r.returncode == 0, r.stderr
+        helper = Path(__file__).with_name("docker_ref.py")
+        cmd = [sys.executable, str(helper), "--runs", str(runs), "--image", str(archive)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        out: dict[str, Any] = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        err = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"ms": None, "error": f"docker_ref.py exited {res.returncode}: {err}"}
+    return out
+
+
 def podman_ms(runs: int) -> float | None:
     """Median of `podman run --rm busybox true`, the same busybox image as pycore's."""
     if shutil.which("podman") is None:
@@ -136,6 +162,9 @@ def main() -> None:
     podman = podman_ms(runs)
     if podman is not None:
         results["podman run --rm busybox true"] = podman
+    docker = docker_ref(runs)
+    if docker["ms"] is not None:
+        results["docker run --rm --network none busybox true"] = docker["ms"]
     results["python3 -c pass (interpreter floor)"] = median_ms([sys.executable, "-c", "pass"], runs)
     results["python3 -S -c pass (without site)"] = median_ms(
         [sys.executable, "-S", "-c", "pass"], runs
@@ -183,14 +212,37 @@ def main() -> None:
     # The default bridge, its table and netns directory outlive the last container (as
     # docker0 does): leave the host as the bench found it.
     pycore("network", "cleanup")
+    refs = [("podman", podman), ("docker", docker["ms"])]
     load = os.getloadavg()[0]
     print(f"median of {runs} runs, load average {load:.2f}\n")
     print("| what | median |\n|---|---:|")
     for k, v in results.items():
         print(f"| {k} | {v:.1f} ms |")
+    print()
+    for k in list(results)[:2]:
+        ratios = [f"{results[k] / ms:.2f} of {name}" for name, ms in refs if ms is not None]
+        if ratios:
+            print(f"{k}: {', '.join(ratios)}")
+    print("\nconfigurations:")
+    print("- pycore: first row its default bridge network, second none; cgroups v1, per container")
     if podman is not None:
-        for k in list(results)[:2]:
-            print(f"\n{k}: {results[k] / podman:.2f} of podman")
+        print(
+            "- podman: its default network (netavark bridge); --cgroups disabled; cgroup2 "
+            "mounted in a private mount namespace; nofile/nproc ulimits within the hard limits"
+        )
+    else:
+        print("- podman: unavailable")
+    if docker["ms"] is not None:
+        print(
+            f"- docker {docker.get('version', '?')}: --network none (dockerd --bridge=none, no "
+            "iptables); cgroups v1 via cgroupfs, per container; dockerd in a private mount "
+            f"namespace:\n  {docker['dockerd']}\n  timed: {docker['run']}"
+        )
+    else:
+        print(f"- docker: unavailable: {docker['error']}")
+    if docker.get("leftovers"):
+        print(f"- docker left behind: {docker['leftovers']}")
+    print("- crun: the pycore bundle, --cgroup-manager=disabled, in a private mount namespace")
 
 
 if __name__ == "__main__":
