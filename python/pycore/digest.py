@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from pycore.errors import InvalidDigest
@@ -38,6 +37,8 @@ class Digest:
     @classmethod
     def sha256_of(cls, data: bytes) -> Digest:
         """The sha256 digest of an in-memory byte string (manifests, configs)."""
+        import hashlib  # here: loading OpenSSL costs every CLI start ~3 ms
+
         return cls("sha256", hashlib.sha256(data).hexdigest())
 
     @property

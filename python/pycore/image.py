@@ -11,7 +11,6 @@ import builtins
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,6 +35,8 @@ from pycore.store.store import Store
 from pycore.structs import field, struct
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pycore.store.commit import LayerProgress
 
 InUse = Callable[[ImageRecord], str | None]
@@ -230,6 +231,8 @@ def parse_time(text: str | None) -> datetime | None:
     m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
     if not m:
         return None
+    from datetime import datetime
+
     frac = (m.group(2) or "")[:6].ljust(6, "0")
     zone = "+00:00" if m.group(3) == "Z" else m.group(3)
     try:
@@ -289,6 +292,8 @@ class ImageService:
             images = [img for img in images if img.dangling == dangling]
         if matchers:
             images = [img for img in images if any(m(n) for m in matchers for n in img.names)]
+        from datetime import UTC, datetime
+
         epoch = datetime.fromtimestamp(0, UTC)
         images.sort(key=lambda img: img.created_at or epoch, reverse=True)
         return images

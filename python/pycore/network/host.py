@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from pycore.errors import NetworkError
 
 def run(argv: Sequence[str], *, stdin: str | None = None, check: bool = True) -> str:
     """Run one tool; its stdout. A failure is a NetworkError naming the tool and its words."""
+    import subprocess  # here: a container start on an existing bridge runs no tool
+
     try:
         p = subprocess.run(
             list(argv), input=stdin, capture_output=True, text=True, check=False, timeout=30
@@ -125,6 +126,8 @@ def nft(script: str) -> None:
 
 def nft_succeeds(script: str) -> bool:
     """One `nft -f -` transaction; whether it was applied (all of it, or nothing)."""
+    import subprocess
+
     try:
         p = subprocess.run(
             ["nft", "-f", "-"], input=script, capture_output=True, text=True, timeout=30

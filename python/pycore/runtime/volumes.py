@@ -10,8 +10,6 @@ import builtins
 import contextlib
 import json
 import os
-import secrets
-import shutil
 import stat
 import time
 from collections.abc import Mapping, Sequence
@@ -133,7 +131,7 @@ class VolumeService:
         """The volume `name` (a new random name when None), created if missing; and whether
         it was created now. It appears by one rename of a complete directory."""
         if name is None:
-            name = secrets.token_hex(32)
+            name = os.urandom(32).hex()
         check_volume_name(name)
         existing = self._load(name)
         if existing is not None:
@@ -173,6 +171,8 @@ class VolumeService:
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(sorted(users))}]")
             trash = self.store.move_to_trash(vol.path)
         if trash is not None:
+            import shutil  # here: it imports bz2 and lzma
+
             shutil.rmtree(trash, ignore_errors=True)
 
     def prune(self, *, all: bool = False) -> tuple[builtins.list[str], int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import threading
+from _thread import get_ident
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace `path` with `data` so a reader sees the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # pid and thread: two threads of one process (parallel pulls) may write the same blob.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{get_ident()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -74,7 +73,7 @@ class Store:
         """Rename `path` into tmp/ (fast, atomic; do it under the lock) and return the new
         name, to be removed with `workdir.remove_tree` after the lock is released. A dead
         command's trash is swept by the next `Store.open`. None when `path` does not exist."""
-        trash = self.layout.tmp / f"trash-{os.getpid()}-{secrets.token_hex(6)}"
+        trash = self.layout.tmp / f"trash-{os.getpid()}-{os.urandom(6).hex()}"
         try:
             os.rename(path, trash)
         except FileNotFoundError:

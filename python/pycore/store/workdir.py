@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +18,7 @@ _LOCK_SUFFIX = ".lock"
 @contextlib.contextmanager
 def workdir(tmp: Path, prefix: str) -> Iterator[Path]:
     """A fresh directory under `tmp`, removed when the block ends (or swept if we die)."""
-    name = f"{prefix}-{os.getpid()}-{secrets.token_hex(6)}"
+    name = f"{prefix}-{os.getpid()}-{os.urandom(6).hex()}"
     lock_path = tmp / (name + _LOCK_SUFFIX)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
@@ -96,6 +94,8 @@ def remove_tree(path: Path) -> None:
         with contextlib.suppress(OSError):
             if os.path.isdir(p) and not os.path.islink(p):
                 os.chmod(p, 0o700)
+                import shutil  # here: it imports bz2 and lzma
+
                 shutil.rmtree(p)
             else:
                 os.unlink(p)
@@ -105,4 +105,6 @@ def remove_tree(path: Path) -> None:
             path.unlink()
         return
     if path.exists():
+        import shutil
+
         shutil.rmtree(path, onerror=lambda f, p, info: onexc(f, p, info[1]))
