@@ -1,7 +1,5 @@
 """`python -m pycore` runs the CLI."""
 
-import sys
+from pycore.cli import entry
 
-from pycore.cli import main
-
-sys.exit(main())
+entry()

@@ -1,24 +1,51 @@
 """The `pycore` command: a click group, one module per noun.
 
 Each command parses its arguments, calls a public service and renders the result through
-`pycore.ui`. `main()` is the only place errors become stderr text and exit codes.
+`pycore.ui`. `main()` is the only place errors become stderr text and exit codes. `run` and
+`create` in their common shapes skip click (`pycore.cli.runflags`); the click group is
+imported only when a command needs it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from pycore.cli.app import cli
 from pycore.errors import PycoreError
+
+if TYPE_CHECKING:
+    import click
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `pycore` console script."""
+    """The `pycore` command line's exit code (errors printed as one line on stderr)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        from pycore.cli.runflags import fast_command
+
+        code = fast_command(args)
+        return _click_main(args) if code is None else code
+    except PycoreError as e:
+        if _debug_requested(args):
+            raise
+        print(f"pycore: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("pycore: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+
+
+def _click_main(args: list[str]) -> int:
     import click
+
+    from pycore.cli.app import cli
 
     try:
         # Without standalone mode, click returns the code of `ctx.exit(n)` instead of raising.
-        code = cli.main(args=argv, prog_name="pycore", standalone_mode=False)
+        code = cli.main(args=args, prog_name="pycore", standalone_mode=False)
         if isinstance(code, int) and not isinstance(code, bool):
             return code
     except click.exceptions.Exit as e:
@@ -29,24 +56,35 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as e:
         print(f"pycore: {e.format_message()}", file=sys.stderr)
         return 125 if e.exit_code == 1 else e.exit_code
-    except PycoreError as e:
-        if _debug_requested(argv):
-            raise
-        print(f"pycore: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("pycore: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return 141
     return 0
 
 
-def _debug_requested(argv: list[str] | None) -> bool:
+def entry() -> NoReturn:
+    """The console script: `main()`, then exit without tearing the interpreter down (module
+    and object teardown costs a short command like `run --rm` ~10-30 ms; every file and
+    process pycore made is already closed or released by then)."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = code or 141
+    os._exit(code)
+
+
+def _debug_requested(args: list[str]) -> bool:
     from pycore.settings import Settings
 
-    args = sys.argv[1:] if argv is None else argv
     return "--debug" in args or Settings.from_env().debug
 
 
-__all__ = ["cli", "main"]
+def __getattr__(name: str) -> Any:
+    if name == "cli":  # the click group, for programs that embed it
+        from pycore.cli.app import cli
+
+        group: click.Group = cli
+        return group
+    raise AttributeError(name)
+
+
+__all__ = ["cli", "entry", "main"]

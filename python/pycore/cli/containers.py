@@ -4,22 +4,29 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from pycore.cli.app import cli, settings
+from pycore.cli.runflags import (
+    BOOL,
+    DETACH,
+    INT,
+    MULTI,
+    RUN_FLAGS,
+    Flag,
+    create_command,
+    run_command,
+)
 from pycore.structs import struct
 from pycore.ui.output import FORMATS, column
 
 if TYPE_CHECKING:
     from pycore.runtime.containers import Container, ContainerService
-    from pycore.runtime.options import RunOptions
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,98 +58,22 @@ def _both(
     return deco
 
 
+def _click_option(flag: Flag) -> Callable[[F], F]:
+    if flag.kind == BOOL:
+        return click.option(*flag.names, flag.dest, is_flag=True, help=flag.help)
+    if flag.kind == MULTI:
+        return click.option(*flag.names, flag.dest, multiple=True, help=flag.help)
+    kind = int if flag.kind == INT else None
+    return click.option(*flag.names, flag.dest, type=kind, help=flag.help)
+
+
 def _run_options(f: F) -> F:
-    opts = [
-        click.option("-e", "--env", "env", multiple=True, help="Set an environment variable."),
-        click.option("--env-file", multiple=True, type=click.Path(dir_okay=False)),
-        click.option("-w", "--workdir", help="Working directory inside the container."),
-        click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])."),
-        click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image."),
-        click.option("-h", "--hostname", help="Container host name."),
-        click.option("--name", help="Assign a name to the container."),
-        click.option("--rm", "auto_remove", is_flag=True, help="Remove the container on exit."),
-        click.option(
-            "--network", "--net", "network", help="bridge, none, host, container:NAME or NETWORK."
-        ),
-        click.option("-p", "--publish", multiple=True, help="[ip:][hostPort:]ctrPort[/proto]."),
-        click.option("-P", "--publish-all", is_flag=True, help="Publish every exposed port."),
-        click.option("--expose", multiple=True, help="Expose a port or a range of ports."),
-        click.option("--link", multiple=True, help="Link another container: name[:alias]."),
-        click.option("--network-alias", "--net-alias", multiple=True, help="Network-scoped alias."),
-        click.option("--ip", help="IPv4 address on a user-defined network."),
-        click.option("--read-only", is_flag=True, help="Mount the root filesystem read-only."),
-        click.option("--privileged", is_flag=True, help="Give extended privileges."),
-        click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
-        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
-        click.option("--security-opt", multiple=True, help="no-new-privileges[:true]."),
-        click.option("-l", "--label", multiple=True, help="Set metadata (key=value)."),
-        click.option("-v", "--volume", multiple=True, help="Bind or volume: [SRC:]DST[:ro]."),
-        click.option("--mount", multiple=True, help="type=bind|volume|tmpfs,source=,target=..."),
-        click.option("--tmpfs", multiple=True, help="Mount a tmpfs: PATH[:OPTIONS]."),
-        click.option("-m", "--memory", help="Memory limit (e.g. 64m, 1g)."),
-        click.option("--memory-swap", help="Memory plus swap limit; -1: unlimited swap."),
-        click.option("--cpus", help="Number of CPUs (e.g. 0.5)."),
-        click.option("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)."),
-        click.option("--pids-limit", type=int, help="Maximum number of processes."),
-        click.option("--restart", help="no, on-failure[:N], always or unless-stopped."),
-        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
-        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
-        click.option("--init", is_flag=True, help="Run a reaping init as pid 1."),
-        click.argument("image"),
-        click.argument("command", nargs=-1, type=click.UNPROCESSED),
-    ]
-    for o in reversed(opts):
-        f = o(f)
+    """RUN_FLAGS as click options, then IMAGE and the container's COMMAND."""
+    f = click.argument("command", nargs=-1, type=click.UNPROCESSED)(f)
+    f = click.argument("image")(f)
+    for flag in reversed(RUN_FLAGS):
+        f = _click_option(flag)(f)
     return f
-
-
-def _options(kw: dict[str, Any]) -> RunOptions:
-    from pycore.errors import UsageError
-    from pycore.network.ports import parse_expose, parse_publish
-    from pycore.runtime import cgroups, restart
-    from pycore.runtime.mounts import parse_all
-    from pycore.runtime.options import RunOptions, env_entries, parse_network
-
-    nnp = False
-    for so in kw["security_opt"]:
-        if so in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
-            nnp = True
-        elif so not in ("no-new-privileges:false", "no-new-privileges=false"):
-            raise UsageError(f"unsupported --security-opt {so!r}")
-    labels = dict(item.partition("=")[::2] for item in kw["label"])
-    return RunOptions(
-        command=tuple(kw["command"]),
-        entrypoint=kw["entrypoint"],
-        env=env_entries(kw["env"], [Path(p) for p in kw["env_file"]], os.environ),
-        workdir=kw["workdir"],
-        user=kw["user"],
-        hostname=kw["hostname"],
-        network=parse_network(kw["network"]),
-        publish=tuple(b for spec in kw["publish"] for b in parse_publish(spec)),
-        publish_all=kw["publish_all"],
-        expose=tuple(p for spec in kw["expose"] for p in parse_expose(spec)),
-        links=tuple(kw["link"]),
-        network_aliases=tuple(kw["network_alias"]),
-        ip=kw["ip"],
-        read_only=kw["read_only"],
-        privileged=kw["privileged"],
-        cap_add=tuple(kw["cap_add"]),
-        cap_drop=tuple(kw["cap_drop"]),
-        no_new_privileges=nnp,
-        labels=labels,
-        mounts=parse_all(kw["volume"], kw["mount"], kw["tmpfs"]),
-        resources=cgroups.parse(
-            memory=kw["memory"],
-            memory_swap=kw["memory_swap"],
-            cpus=kw["cpus"],
-            cpu_shares=kw["cpu_shares"],
-            pids_limit=kw["pids_limit"],
-        ),
-        restart=restart.parse(kw["restart"]),
-        tty=kw["tty"],
-        interactive=kw["interactive"],
-        init=kw["init"],
-    )
 
 
 # Options after the image belong to the container's command.
@@ -150,23 +81,12 @@ _PASSTHROUGH: dict[str, Any] = {"allow_interspersed_args": False}
 
 
 @_both("run", _PASSTHROUGH)
-@click.option("-d", "--detach", is_flag=True, help="Run in the background, print the id.")
+@_click_option(DETACH)
 @_run_options
 @click.pass_context
-def run_cmd(ctx: click.Context, /, detach: bool, **kw: Any) -> None:
+def run_cmd(ctx: click.Context, /, **kw: Any) -> None:
     """Create and run a new container from an image."""
-    c, code = service(ctx).run(
-        kw["image"],
-        _options(kw),
-        name=kw["name"],
-        auto_remove=kw["auto_remove"],
-        detach=detach,
-    )
-    if detach:
-        click.echo(c.id)
-        return
-    sys.stdout.flush()
-    ctx.exit(code or 0)
+    ctx.exit(run_command(settings(ctx), kw))
 
 
 @_both("create", _PASSTHROUGH)
@@ -174,10 +94,7 @@ def run_cmd(ctx: click.Context, /, detach: bool, **kw: Any) -> None:
 @click.pass_context
 def create_cmd(ctx: click.Context, /, **kw: Any) -> None:
     """Create a new container (without starting it)."""
-    c = service(ctx).create(
-        kw["image"], _options(kw), name=kw["name"], auto_remove=kw["auto_remove"]
-    )
-    click.echo(c.id)
+    create_command(settings(ctx), kw)
 
 
 @_both("start")

@@ -1,0 +1,263 @@
+"""`run` and `create`: their options as one table, and the commands themselves without click.
+
+The click commands (`pycore.cli.containers`) are built from `RUN_FLAGS`. `pycore run` is the
+command users time, so `fast_command` parses the common shapes of a `run`/`create` command
+line with the same table and runs it without importing click (which alone costs more than
+Python's own start). Whatever it does not recognise -- `--help`, an unknown option, a value
+click would refuse -- it leaves to click, so errors and help read the same either way.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pycore.structs import struct
+
+if TYPE_CHECKING:
+    from pycore.runtime.options import RunOptions
+    from pycore.settings import Settings
+
+BOOL, VALUE, MULTI, INT = "bool", "value", "multi", "int"
+
+
+@struct(frozen=True, slots=True)
+class Flag:
+    """One option: its spellings, the keyword it fills, how it takes values, its help."""
+
+    names: tuple[str, ...]
+    dest: str
+    kind: str
+    help: str = ""
+
+
+RUN_FLAGS: tuple[Flag, ...] = (
+    Flag(("-e", "--env"), "env", MULTI, "Set an environment variable."),
+    Flag(("--env-file",), "env_file", MULTI, "Read environment variables from a file."),
+    Flag(("-w", "--workdir"), "workdir", VALUE, "Working directory inside the container."),
+    Flag(("-u", "--user"), "user", VALUE, "Username or UID (format: <name|uid>[:<group|gid>])."),
+    Flag(("--entrypoint",), "entrypoint", VALUE, "Overwrite the default ENTRYPOINT of the image."),
+    Flag(("-h", "--hostname"), "hostname", VALUE, "Container host name."),
+    Flag(("--name",), "name", VALUE, "Assign a name to the container."),
+    Flag(("--rm",), "auto_remove", BOOL, "Remove the container on exit."),
+    Flag(("--network", "--net"), "network", VALUE, "bridge, none, host, container:NAME, NETWORK."),
+    Flag(("-p", "--publish"), "publish", MULTI, "[ip:][hostPort:]ctrPort[/proto]."),
+    Flag(("-P", "--publish-all"), "publish_all", BOOL, "Publish every exposed port."),
+    Flag(("--expose",), "expose", MULTI, "Expose a port or a range of ports."),
+    Flag(("--link",), "link", MULTI, "Link another container: name[:alias]."),
+    Flag(("--network-alias", "--net-alias"), "network_alias", MULTI, "Network-scoped alias."),
+    Flag(("--ip",), "ip", VALUE, "IPv4 address on a user-defined network."),
+    Flag(("--read-only",), "read_only", BOOL, "Mount the root filesystem read-only."),
+    Flag(("--privileged",), "privileged", BOOL, "Give extended privileges."),
+    Flag(("--cap-add",), "cap_add", MULTI, "Add Linux capabilities."),
+    Flag(("--cap-drop",), "cap_drop", MULTI, "Drop Linux capabilities."),
+    Flag(("--security-opt",), "security_opt", MULTI, "no-new-privileges[:true]."),
+    Flag(("-l", "--label"), "label", MULTI, "Set metadata (key=value)."),
+    Flag(("-v", "--volume"), "volume", MULTI, "Bind or volume: [SRC:]DST[:ro]."),
+    Flag(("--mount",), "mount", MULTI, "type=bind|volume|tmpfs,source=,target=..."),
+    Flag(("--tmpfs",), "tmpfs", MULTI, "Mount a tmpfs: PATH[:OPTIONS]."),
+    Flag(("-m", "--memory"), "memory", VALUE, "Memory limit (e.g. 64m, 1g)."),
+    Flag(("--memory-swap",), "memory_swap", VALUE, "Memory plus swap limit; -1: unlimited swap."),
+    Flag(("--cpus",), "cpus", VALUE, "Number of CPUs (e.g. 0.5)."),
+    Flag(("-c", "--cpu-shares"), "cpu_shares", INT, "CPU shares (relative weight)."),
+    Flag(("--pids-limit",), "pids_limit", INT, "Maximum number of processes."),
+    Flag(("--restart",), "restart", VALUE, "no, on-failure[:N], always or unless-stopped."),
+    Flag(("-i", "--interactive"), "interactive", BOOL, "Keep STDIN open."),
+    Flag(("-t", "--tty"), "tty", BOOL, "Allocate a pseudo-TTY."),
+    Flag(("--init",), "init", BOOL, "Run a reaping init as pid 1."),
+)
+DETACH = Flag(("-d", "--detach"), "detach", BOOL, "Run in the background, print the id.")
+
+
+class NotFast(Exception):
+    """The command line needs click: help, an error to word, a shape the table lacks."""
+
+
+def _defaults(flags: Sequence[Flag]) -> dict[str, Any]:
+    empty: dict[str, Any] = {BOOL: False, VALUE: None, MULTI: (), INT: None}
+    return {f.dest: empty[f.kind] for f in flags}
+
+
+def _store(values: dict[str, Any], f: Flag, value: str) -> None:
+    if f.kind == MULTI:
+        values[f.dest] = (*values[f.dest], value)
+    elif f.kind == INT:
+        try:
+            values[f.dest] = int(value)
+        except ValueError:
+            raise NotFast from None
+    else:
+        values[f.dest] = value
+
+
+def parse(argv: Sequence[str], flags: Sequence[Flag]) -> dict[str, Any]:
+    """Options (long with `=` or a separate value, short ones grouped as `-it` or with the
+    value attached as `-eK=V`), then IMAGE and the container's command, as click parses the
+    `run` command (no options after the image). Raises NotFast for anything else."""
+    by_name = {name: f for f in flags for name in f.names}
+    values = _defaults(flags)
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg.startswith("--"):
+            name, eq, value = arg.partition("=")
+            f = by_name.get(name)
+            if f is None or (f.kind == BOOL and eq):
+                raise NotFast
+            if f.kind == BOOL:
+                values[f.dest] = True
+            else:
+                if not eq:
+                    i += 1
+                    if i == len(argv):
+                        raise NotFast
+                    value = argv[i]
+                _store(values, f, value)
+        elif arg.startswith("-") and arg != "-":
+            for j in range(1, len(arg)):
+                f = by_name.get("-" + arg[j])
+                if f is None:
+                    raise NotFast
+                if f.kind == BOOL:
+                    values[f.dest] = True
+                    continue
+                value = arg[j + 1 :]
+                if not value:
+                    i += 1
+                    if i == len(argv):
+                        raise NotFast
+                    value = argv[i]
+                _store(values, f, value)
+                break
+        else:
+            break
+        i += 1
+    if i >= len(argv):
+        raise NotFast  # no IMAGE: click words the error
+    values["image"] = argv[i]
+    values["command"] = tuple(argv[i + 1 :])
+    return values
+
+
+def run_options(kw: dict[str, Any]) -> RunOptions:
+    """The service's RunOptions from the parsed options (click's or the fast parser's)."""
+    from pycore.errors import UsageError
+    from pycore.network.ports import parse_expose, parse_publish
+    from pycore.runtime import cgroups, restart
+    from pycore.runtime.mounts import parse_all
+    from pycore.runtime.options import RunOptions, env_entries, parse_network
+
+    nnp = False
+    for so in kw["security_opt"]:
+        if so in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
+            nnp = True
+        elif so not in ("no-new-privileges:false", "no-new-privileges=false"):
+            raise UsageError(f"unsupported --security-opt {so!r}")
+    labels = dict(item.partition("=")[::2] for item in kw["label"])
+    return RunOptions(
+        command=tuple(kw["command"]),
+        entrypoint=kw["entrypoint"],
+        env=env_entries(kw["env"], [Path(p) for p in kw["env_file"]], os.environ),
+        workdir=kw["workdir"],
+        user=kw["user"],
+        hostname=kw["hostname"],
+        network=parse_network(kw["network"]),
+        publish=tuple(b for spec in kw["publish"] for b in parse_publish(spec)),
+        publish_all=kw["publish_all"],
+        expose=tuple(p for spec in kw["expose"] for p in parse_expose(spec)),
+        links=tuple(kw["link"]),
+        network_aliases=tuple(kw["network_alias"]),
+        ip=kw["ip"],
+        read_only=kw["read_only"],
+        privileged=kw["privileged"],
+        cap_add=tuple(kw["cap_add"]),
+        cap_drop=tuple(kw["cap_drop"]),
+        no_new_privileges=nnp,
+        labels=labels,
+        mounts=parse_all(kw["volume"], kw["mount"], kw["tmpfs"]),
+        resources=cgroups.parse(
+            memory=kw["memory"],
+            memory_swap=kw["memory_swap"],
+            cpus=kw["cpus"],
+            cpu_shares=kw["cpu_shares"],
+            pids_limit=kw["pids_limit"],
+        ),
+        restart=restart.parse(kw["restart"]),
+        tty=kw["tty"],
+        interactive=kw["interactive"],
+        init=kw["init"],
+    )
+
+
+def _service(settings: Settings) -> Any:
+    from pycore.runtime.containers import ContainerService
+    from pycore.store.store import Store
+
+    return ContainerService(Store.open(settings.root))
+
+
+def run_command(settings: Settings, kw: dict[str, Any]) -> int:
+    """`pycore run`: create and start; detached, print the id; attached, the exit code."""
+    c, code = _service(settings).run(
+        kw["image"],
+        run_options(kw),
+        name=kw["name"],
+        auto_remove=kw["auto_remove"],
+        detach=kw["detach"],
+    )
+    if kw["detach"]:
+        print(c.id)
+        return 0
+    sys.stdout.flush()
+    return int(code or 0)
+
+
+def create_command(settings: Settings, kw: dict[str, Any]) -> int:
+    """`pycore create`: print the new container's id."""
+    c = _service(settings).create(
+        kw["image"], run_options(kw), name=kw["name"], auto_remove=kw["auto_remove"]
+    )
+    print(c.id)
+    return 0
+
+
+def fast_command(argv: Sequence[str]) -> int | None:
+    """Run `[--root R] [--debug] [container] run|create ...` without click; None: not one of
+    those shapes (click takes the command line as it is)."""
+    from pycore.settings import Settings
+
+    root: str | None = None
+    debug: bool | None = None
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        arg = argv[i]
+        if arg == "--debug":
+            debug = True
+        elif arg == "--root" and i + 1 < len(argv):
+            i += 1
+            root = argv[i]
+        elif arg.startswith("--root=") and len(arg) > 7:
+            root = arg[7:]
+        else:
+            return None
+        i += 1
+    rest = argv[i:]
+    if rest[:1] == ["container"]:
+        rest = rest[1:]
+    if not rest or rest[0] not in ("run", "create"):
+        return None
+    flags = (*RUN_FLAGS, DETACH) if rest[0] == "run" else RUN_FLAGS
+    try:
+        kw = parse(rest[1:], flags)
+    except NotFast:
+        return None
+    settings = Settings.from_env(root=root, debug=debug)
+    if rest[0] == "run":
+        return run_command(settings, kw)
+    return create_command(settings, kw)

@@ -1,0 +1,97 @@
+"""`pycore run`'s click-free parser reads every command line it accepts exactly as click does,
+and leaves every other one to click."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+
+from pycore.cli import runflags
+from pycore.cli.app import load_all
+from pycore.cli.runflags import DETACH, RUN_FLAGS, NotFast, parse
+
+ACCEPTED = [
+    ["busybox"],
+    ["busybox", "true"],
+    ["--rm", "busybox", "sh", "-c", "echo hi; exit 3"],
+    ["-d", "-p", "8080:80", "-v", "data:/data", "-e", "K=V", "--name", "web", "img"],
+    ["-dit", "--name=web", "img"],
+    ["-eA=1", "-e", "B=2", "--env=C=3", "--env", "D", "img", "env"],
+    ["-itd", "-w/tmp", "-u", "1000:1000", "img", "ls", "-l", "--all"],
+    ["--network", "none", "--net=host", "img"],
+    ["-c", "512", "--pids-limit=20", "-m", "64m", "--cpus", "0.5", "img"],
+    ["--cap-add", "NET_ADMIN", "--cap-drop=ALL", "--security-opt", "no-new-privileges", "i"],
+    ["--entrypoint", "", "img", "--rm"],
+    ["--", "img", "-d"],
+    ["--mount", "type=tmpfs,target=/t", "--tmpfs", "/run:size=1m", "-l", "a=b", "img"],
+    ["-P", "--expose", "80", "--link", "db:db", "--net-alias", "x", "--ip", "10.1.0.5", "i"],
+    ["--read-only", "--privileged", "--init", "--restart", "on-failure:3", "img"],
+    ["-h", "box", "img"],
+]
+
+REFUSED = [
+    [],  # no image
+    ["--rm"],  # no image after the options
+    ["--help"],
+    ["--bogus", "img"],
+    ["-Z", "img"],
+    ["-c", "lots", "img"],  # not an int: click words the error
+    ["--rm=yes", "img"],
+    ["--name"],  # a value missing
+]
+
+
+def _click_parse(argv: list[str]) -> dict[str, Any]:
+    load_all()
+    from pycore.cli.containers import run_cmd
+
+    with run_cmd.make_context("run", list(argv), resilient_parsing=False) as ctx:
+        return dict(ctx.params)
+
+
+@pytest.mark.parametrize("argv", ACCEPTED, ids=lambda a: " ".join(a) or "-")
+def test_fast_parser_agrees_with_click(argv: list[str]) -> None:
+    assert parse(argv, (*RUN_FLAGS, DETACH)) == _click_parse(argv)
+
+
+@pytest.mark.parametrize("argv", REFUSED, ids=lambda a: " ".join(a) or "-")
+def test_fast_parser_leaves_the_rest_to_click(argv: list[str]) -> None:
+    with pytest.raises(NotFast):
+        parse(argv, (*RUN_FLAGS, DETACH))
+
+
+def test_global_options_and_other_commands_go_to_click() -> None:
+    assert runflags.fast_command(["--version"]) is None
+    assert runflags.fast_command(["ps", "-a"]) is None
+    assert runflags.fast_command(["--root"]) is None
+    assert runflags.fast_command(["run", "--help"]) is None
+    assert runflags.fast_command(["--root", "/x", "container", "create", "--bogus", "i"]) is None
+
+
+def test_every_click_option_of_run_comes_from_the_table() -> None:
+    load_all()
+    from pycore.cli.containers import create_cmd, run_cmd
+
+    table = {f.dest for f in RUN_FLAGS}
+    run_opts = {p.name for p in run_cmd.params if isinstance(p, click.Option)}
+    create_opts = {p.name for p in create_cmd.params if isinstance(p, click.Option)}
+    assert run_opts == table | {"detach"}
+    assert create_opts == table
+
+
+def test_run_does_not_import_click(tmp_path: Path) -> None:
+    """The point of the fast path: `pycore run`'s process never imports click."""
+    code = (
+        "import sys\n"
+        "from pycore.cli import main\n"
+        f"code = main(['--root', '{tmp_path}', 'run', '--rm', 'no-such-image', 'true'])\n"
+        "print(code, 'click' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "125 False", out.stderr
+    assert "no-such-image" in out.stderr
