@@ -88,6 +88,17 @@ def create_netns(path: Path) -> None:
     native.pin_netns(path)
 
 
+def plumb_veth(
+    bridge: str, veth: str, netns: Path, iface: str, address: str, gateway: str | None
+) -> None:
+    """The veth pair on `bridge` with its peer `iface` in `netns`, `address` (CIDR) on it,
+    up, and the default route via `gateway` if given: a few netlink messages, no process.
+    A stale host link named `veth` is replaced; on failure nothing half-made is left."""
+    from pycore import native
+
+    native.plumb_veth(bridge, veth, netns, iface, address, gateway)
+
+
 def remove_netns(path: Path) -> None:
     from pycore import native
 
@@ -103,12 +114,9 @@ def is_mounted(path: Path) -> bool:
     return f" {path} " in text
 
 
-def ip_batch(commands: Sequence[str], netns: Path | None = None) -> None:
-    """`ip -batch -` on the host, or inside the namespace pinned at `netns`."""
-    argv = ["ip", "-batch", "-"]
-    if netns is not None:
-        argv = ["nsenter", f"--net={netns}", *argv]
-    run(argv, stdin="".join(c + "\n" for c in commands))
+def ip_batch(commands: Sequence[str]) -> None:
+    """`ip -batch -` on the host (inside a namespace, `plumb_veth` speaks netlink)."""
+    run(["ip", "-batch", "-"], stdin="".join(c + "\n" for c in commands))
 
 
 def delete_links(names: Iterable[str]) -> None:
