@@ -5,8 +5,9 @@ imports `inspect` on the way): for pycore's ~70 classes that is tens of millisec
 CLI start, most of it for classes the command never instantiates. `struct` gives the same
 declarations (annotations, defaults, `field(default_factory=...)`, `frozen`, `order`) and
 type-checks the same way (PEP 681 `dataclass_transform`), but does no work at class creation
-beyond reading the annotations: `__init__` is compiled on the class's first instantiation,
-and `__eq__`, `__hash__`, `__repr__` and ordering compare the tuple of field values.
+beyond reading the annotations: `__init__` is generic for a class's first few instances and
+compiled for the class after that (as dataclasses writes it); `__eq__`, `__hash__`,
+`__repr__` and ordering compare the tuple of field values.
 """
 
 from __future__ import annotations
@@ -144,12 +145,48 @@ def _compile_init(cls: Any) -> Callable[..., None]:
     return init
 
 
+# Instantiations of a class through the generic `__init__` before its own is compiled: a
+# short command builds most classes a few times, where compiling (~0.2 ms) costs more.
+_COMPILE_AFTER = 8
+
+
+def _generic_init(owner: Any, self: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    flds: tuple[Field, ...] = owner.__struct_fields__
+    what = f"{owner.__name__}()"
+    if len(args) > len(flds):
+        raise TypeError(f"{what} takes {len(flds)} positional arguments but {len(args)} given")
+    used = 0
+    for i, f in enumerate(flds):
+        if i < len(args):
+            if f.name in kwargs:
+                raise TypeError(f"{what} got multiple values for argument {f.name!r}")
+            value = args[i]
+        elif f.name in kwargs:
+            value = kwargs[f.name]
+            used += 1
+        elif f.default_factory is not _MISSING:
+            value = f.default_factory()
+        elif f.default is not _MISSING:
+            value = f.default
+        else:
+            raise TypeError(f"{what} missing required argument: {f.name!r}")
+        object.__setattr__(self, f.name, value)
+    if used != len(kwargs):
+        unknown = sorted(set(kwargs) - {f.name for f in flds})
+        raise TypeError(f"{what} got an unexpected keyword argument {unknown[0]!r}")
+    if hasattr(owner, "__post_init__"):
+        self.__post_init__()
+
+
 def _first_init(self: Any, *args: Any, **kwargs: Any) -> None:
-    cls = type(self)
-    owner = next(c for c in cls.__mro__ if "__struct_fields__" in c.__dict__)
-    if owner.__dict__.get("__init__") is _first_init:
-        owner.__init__ = _compile_init(owner)  # type: ignore[misc]
-    owner.__init__(self, *args, **kwargs)  # type: ignore[misc]
+    owner: Any = next(c for c in type(self).__mro__ if "__struct_fields__" in c.__dict__)
+    calls = owner.__dict__.get("__struct_calls__", 0) + 1
+    if calls < _COMPILE_AFTER or owner.__dict__.get("__init__") is not _first_init:
+        owner.__struct_calls__ = calls
+        _generic_init(owner, self, args, kwargs)
+        return
+    owner.__init__ = _compile_init(owner)
+    owner.__init__(self, *args, **kwargs)
 
 
 def _repr(self: Any) -> str:

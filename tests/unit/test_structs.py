@@ -55,6 +55,24 @@ def test_init_rejects_bad_arguments_like_a_dataclass() -> None:
         Point(1, x=2)  # type: ignore[misc]
 
 
+def test_generic_and_compiled_init_accept_and_refuse_the_same() -> None:
+    @struct(frozen=True)
+    class Fresh:
+        a: int
+        b: list[int] = field(default_factory=list)
+        c: str = "c"
+
+    for _ in range(20):  # the first instances use the generic __init__, later ones a compiled
+        assert Fresh(1) == Fresh(a=1, b=[], c="c")
+        assert Fresh(1, [2], c="x").b == [2]
+        assert Fresh(1).b is not Fresh(1).b
+        for bad_args, bad_kwargs in [((), {}), ((1, [], "c", 4), {}), ((1,), {"z": 1})]:
+            with pytest.raises(TypeError):
+                Fresh(*bad_args, **bad_kwargs)
+        with pytest.raises(TypeError):
+            Fresh(1, a=2)  # type: ignore[misc]
+
+
 def test_default_factory_gives_each_instance_its_own_value() -> None:
     a, b = Bag("a"), Bag("b")
     a.items.append(1)

@@ -162,18 +162,18 @@ def sweep(root: Path = CGROUP_ROOT, *, min_age: float = 30.0) -> list[str]:
     now = time.time()
     removed = []
     for h in _hierarchies(root):
-        base = h / PARENT
-        try:
-            names = os.listdir(base)
+        try:  # scandir: the parent also holds the controller's files (no stat for those)
+            entries = list(os.scandir(h / PARENT))
         except OSError:
             continue
-        for name in names:
-            d = base / name
+        for entry in entries:
             try:
-                if not d.is_dir() or now - d.stat().st_mtime < min_age:
+                if not entry.is_dir(follow_symlinks=False):
                     continue
-                d.rmdir()
+                if now - entry.stat().st_mtime < min_age:
+                    continue
+                os.rmdir(entry.path)
             except OSError:
                 continue
-            removed.append(name)
+            removed.append(entry.name)
     return removed

@@ -222,7 +222,7 @@ class ContainerService:
             spec["linux"]["resources"] = opts.resources.oci()
         if opts.restart.name != "no":
             spec["annotations"][restart.ANNOTATION] = str(opts.restart)
-        atomic.write_json(cdir.bundle / "config.json", spec, mode=0o600)
+        atomic.write_json(cdir.bundle / "config.json", spec, mode=0o600, indent=None)
         record = {
             "Id": cid,
             "Created": _now(),
