@@ -169,6 +169,45 @@ def test_a_killed_create_is_swept(pc: Run, root: Path) -> None:
     assert pc("rm", cid).returncode == 0
 
 
+def test_a_killed_create_leaves_no_anonymous_volumes(pc: Run, root: Path) -> None:
+    """SIGKILL of `create` after it made an anonymous volume (while it pre-fills it from a
+    large image directory) and before the record: the next create's sweep removes the
+    volume with the directory. A dangling anonymous volume of a removed container and a
+    named volume stay (Docker keeps them until a prune)."""
+    r = pc("run", "--name", "mk", "--network", "none", "busybox", "sh", "-c",
+           "mkdir /big && cd /big && seq 1 20000 | xargs touch")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert pc("commit", "mk", "big:1").returncode == 0
+    assert pc("rm", "mk").returncode == 0
+    kept = pc("create", "--network", "none", "-v", "/k", "-v", "named1:/n", "busybox", "true")
+    assert pc("rm", kept.stdout.strip()).returncode == 0
+    before = set(os.listdir(root / "volumes"))
+    assert len(before) == 2
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYCORE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pycore", "--root", str(root), "create", "--network", "none",
+         "-v", "/big", "big:1", "true"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    try:
+        while not set(os.listdir(root / "volumes")) - before:
+            assert proc.poll() is None and time.monotonic() < deadline, "no volume made"
+            time.sleep(0.001)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    made = set(os.listdir(root / "volumes")) - before
+    assert len(made) == 1
+    half = [d for d in (root / "containers").iterdir() if len(d.name) == 64]
+    assert len(half) == 1 and not (half[0] / "container.json").exists()
+    _, cid = timed(pc, "create", "--network", "none", "busybox", "true")
+    assert not half[0].exists()
+    assert set(os.listdir(root / "volumes")) == before
+    assert pc("rm", cid).returncode == 0
+    assert pc("rmi", "big:1").returncode == 0
+
+
 def test_rm_waits_for_a_start_under_way(pc: Run, root: Path) -> None:
     """A `starting` mark whose CLI lives: `rm` waits for the start to settle (here the mark's
     process, standing in for a starting CLI, exits after a second) instead of removing a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -73,3 +74,28 @@ def test_bad_policy(pc: Run, bad: str) -> None:  # noqa: F811
     r = pc("run", "--restart", bad, "busybox", "true")
     assert r.returncode == 125
     assert "restart policy" in r.stderr
+
+
+def test_restarting_between_runs(pc: Run) -> None:  # noqa: F811
+    """Between two runs (the back-off) Docker shows the container running and restarting,
+    without a pid, with the last exit code: inspect's State and ps's STATUS."""
+    r = pc("run", "-d", "--restart", "always", "busybox", "sh", "-c", "exit 3")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    deadline = time.monotonic() + 30  # the back-off doubles: soon it is restarting mostly
+    while (state := _state(pc, cid)["State"])["Status"] != "restarting":  # type: ignore[index]
+        assert time.monotonic() < deadline, "never seen restarting"
+        time.sleep(0.05)
+    assert state["Running"] is True and state["Restarting"] is True  # type: ignore[index]
+    assert state["Pid"] == 0 and state["ExitCode"] == 3  # type: ignore[index]
+    while True:
+        rows = pc("ps", "--format", "json", "-f", "status=restarting").stdout.splitlines()
+        if rows:
+            break
+        assert time.monotonic() < deadline, "never listed as restarting"
+        time.sleep(0.05)
+    row = json.loads(rows[0])
+    assert row["State"] == "restarting"
+    assert re.fullmatch(r"Restarting \(3\) .+ ago", row["Status"]), row["Status"]
+    assert pc("rm", "-f", cid).returncode == 0
+    assert pc("ps", "-aq").stdout == ""

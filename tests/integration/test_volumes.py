@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,3 +164,38 @@ def test_a_bind_target_symlinked_to_etc_stays_in_the_root(pc: Run, tmp_path: Pat
     assert sorted(os.listdir("/etc")) == host_etc
     assert pc("rm", "lnk").returncode == 0
     assert pc("rmi", "linked:1").returncode == 0
+
+
+def _volumes(root: Path) -> set[str]:
+    return set(os.listdir(root / "volumes"))
+
+
+def test_run_rm_removes_its_anonymous_volumes(pc: Run, root: Path) -> None:
+    """`run --rm` (attached: before it returns) removes the container's anonymous volumes,
+    not its named ones nor an anonymous one another container still uses (Docker)."""
+    other = pc("create", "-v", "/shared", "busybox", "true").stdout.strip()
+    shared = json.loads(pc("inspect", other).stdout)[0]["Mounts"][0]["Name"]
+    r = pc("run", "--rm", "-v", "/anon", "-v", "keep1:/k", "-v", f"{shared}:/s", "busybox",
+           "touch", "/anon/f")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert _volumes(root) == {"keep1", shared}
+    # A failed start of an --rm container removes them too.
+    r = pc("run", "--rm", "-v", "/anon", "busybox", "/no/such/command")
+    assert r.returncode == 127
+    assert _volumes(root) == {"keep1", shared}
+    assert pc("rm", "-v", other).returncode == 0
+    assert _volumes(root) == {"keep1"}
+
+
+def test_run_rm_detached_removes_its_anonymous_volumes(pc: Run, root: Path) -> None:
+    """`run -d --rm`: the monitor removes the container, then (its exit command) the
+    container's anonymous volumes; nothing is left for `volume prune`."""
+    r = pc("run", "-d", "--rm", "-v", "/anon", "-v", "keep2:/k", "busybox", "sleep", "0.2")
+    assert r.returncode == 0, r.stderr
+    cid = r.stdout.strip()
+    assert len(_volumes(root)) == 2
+    deadline = time.monotonic() + 15
+    while (root / "containers" / cid).exists() or _volumes(root) != {"keep2"}:
+        assert time.monotonic() < deadline, _volumes(root)
+        time.sleep(0.05)
+    assert pc("volume", "ls", "-q").stdout.split() == ["keep2"]

@@ -256,7 +256,9 @@ def container_row(
     now = now or datetime.now(UTC)
     s = c.state
     state = status or s.status
-    if s.status == "running":
+    if s.restarting:  # Docker: the last run's exit code and end
+        shown = f"Restarting ({s.exit_code}) {_ago(s.finished_at, now)} ago"
+    elif s.status == "running":
         shown = f"Up {_ago(s.started_at, now)}" + (" (Paused)" if state == "paused" else "")
     elif s.status == "exited":
         ago = _ago(s.finished_at, now)  # unknown when the monitor died first

@@ -147,8 +147,11 @@ class ContainerService:
         if auto_remove and opts.restart.name != "no":
             raise UsageError("Conflicting options: --restart and --rm")
         cgroups.sweep()
-        for orphan in records.sweep_unrecorded(self.store.layout.containers):
-            self.store.discard(orphan.path)  # left by a create killed before its record
+        orphans = records.sweep_unrecorded(self.store.layout.containers)
+        if orphans:  # left by a create killed before its record, with its anonymous volumes
+            from pycore.runtime import volumes
+
+            volumes.discard_unrecorded(self.store, orphans)
         try:
             image = ImageService(self.store).get(image_ref)
         except ImageNotFound as e:
@@ -167,7 +170,9 @@ class ContainerService:
         try:
             return self._create_in(cdir, cid, image_ref, image, layers, opts, name, auto_remove)
         except BaseException:
-            self.store.discard(cdir.path)
+            from pycore.runtime import volumes
+
+            volumes.discard_unrecorded(self.store, [cdir])
             raise
 
     def _create_in(
@@ -199,7 +204,13 @@ class ContainerService:
         from pycore.runtime import volumes
 
         mounts = volumes.prepare(
-            self.store, opts.mounts, image_cfg, layers=layers, upper=cdir.upper, work=cdir.work
+            self.store,
+            opts.mounts,
+            image_cfg,
+            layers=layers,
+            upper=cdir.upper,
+            work=cdir.work,
+            owner=cid,
         )
         caps = capabilities(opts)
         spec = build_spec(
@@ -319,6 +330,12 @@ class ContainerService:
 
         wiring.before_start(self.store, c.id, c.record, c.dir.bundle)
         exit_command, exit_if = wiring.exit_command(self.store, c.id, c.record)
+        drop: list[str] = []  # `--rm`: the anonymous volumes go with the container
+        if c.auto_remove:
+            from pycore.runtime import volumes
+
+            if drop := volumes.auto_removed(self.store, c.record):
+                exit_command, exit_if = volumes.rm_exit_command(self.store, c.id, drop)
         try:
             _, code = native.start_container(
                 c.dir.bundle,
@@ -336,10 +353,13 @@ class ContainerService:
             wiring.after_exit(self.store, c.id, c.record)
             if c.auto_remove:
                 self.store.discard(c.dir.path)
+                volumes.VolumeService(self.store).remove_unused(drop)
             raise
         records.unmark_starting(c.dir)
         if code is not None:
             wiring.after_exit(self.store, c.id, c.record)
+            if drop:
+                volumes.remove_after_exit(self.store, c.dir, drop)
         return code
 
     def run(
@@ -355,13 +375,18 @@ class ContainerService:
         c = self.create(image_ref, opts, name=name, auto_remove=auto_remove)
         return c, self.start(c, attach=not detach, interactive=opts.interactive)
 
-    def cleanup(self, cid: str) -> None:
+    def cleanup(self, cid: str, *, volumes: Sequence[str] = ()) -> None:
         """`container cleanup`, the exit command of a container's monitor (it waits for
         this): release what the finished container held outside its directory, its network
-        endpoint. Idempotent; the container may be gone already (`--rm`, `rm`)."""
+        endpoint; and of `volumes`, those that are anonymous and unused (`--rm`'s).
+        Idempotent; the container may be gone already (`--rm`, `rm`)."""
         from pycore.network import wiring
 
         wiring.release(self.store, cid)
+        if volumes:
+            from pycore.runtime.volumes import VolumeService
+
+            VolumeService(self.store).remove_unused(volumes)
 
     # -- signals, waiting, removal -----------------------------------------------------
 
@@ -492,7 +517,7 @@ class ContainerService:
 
         status = docker_status(c)  # Docker: a paused container is running and paused
         out["State"] = {
-            "Status": "running" if status == "restarting" else status,
+            "Status": status,
             "Running": s.status == "running",
             "Paused": status == "paused",
             "Restarting": s.restarting,

@@ -217,10 +217,15 @@ def state_of(raw: dict[str, Any] | None) -> State:
     if exited:
         code = raw.get("exit_code")
         return State("exited", exit_code=int(code) if code is not None else None, **common)
+    if monitor and raw.get("status") == "restarting":
+        # The monitor waits between restarts: Docker's container is then running and
+        # restarting, without a pid, with the exit code and time of the run that ended.
+        code = raw.get("exit_code")
+        code = int(code) if code is not None else None
+        return State("running", exit_code=code, restarting=True, **{**common, "pid": 0})
     if monitor or is_alive(raw.get("pid"), raw.get("pid_start")):
-        # The monitor outlives its container by the time it takes to drain and record, and
-        # waits between restarts ("restarting": Docker shows it as running and restarting).
-        return State("running", restarting=raw.get("status") == "restarting", **common)
+        # The monitor outlives its container by the time it takes to drain and record.
+        return State("running", **common)
     return State(
         "exited",
         exit_code=LOST_EXIT_CODE,

@@ -1,8 +1,9 @@
 """Volumes under `<root>/volumes/<name>/`: `_data` (what containers mount) and `volume.json`
-(name, created, labels, anonymous; written by rename). A volume is in use while any container
-record lists it in its `Mounts`; that is computed from the records, never stored. Also turns a
-container's `MountSpec`s into OCI mounts, creating volumes and pre-filling new ones from the
-image as Docker does."""
+(name, created, labels, anonymous and, for an anonymous one, the container it was made for;
+written by rename). A volume is in use while any container record lists it in its `Mounts`;
+that is computed from the records, never stored. Also turns a container's `MountSpec`s into
+OCI mounts, creating volumes and pre-filling new ones from the image as Docker does; and
+removes the anonymous volumes of containers that go (`--rm`, a create that died)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ class Volume:
     path: Path
     labels: Mapping[str, str] = field(default_factory=dict)
     anonymous: bool = False
+    # The container whose create made this anonymous volume: what a killed create left can
+    # be told from a volume a removed container left dangling (Docker keeps that one).
+    owner: str = ""
 
     @property
     def mountpoint(self) -> Path:
@@ -83,6 +87,7 @@ class VolumeService:
             path=path,
             labels=dict(raw.get("labels") or {}),
             anonymous=bool(raw.get("anonymous")),
+            owner=str(raw.get("container") or ""),
         )
 
     def get(self, name: str) -> Volume:
@@ -127,9 +132,11 @@ class VolumeService:
         *,
         labels: Mapping[str, str] | None = None,
         anonymous: bool = False,
+        owner: str = "",
     ) -> tuple[Volume, bool]:
         """The volume `name` (a new random name when None), created if missing; and whether
-        it was created now. It appears by one rename of a complete directory."""
+        it was created now, for the container `owner` if given. It appears by one rename of
+        a complete directory."""
         if name is None:
             name = os.urandom(32).hex()
         check_volume_name(name)
@@ -147,6 +154,8 @@ class VolumeService:
                 "labels": dict(labels or {}),
                 "anonymous": anonymous,
             }
+            if owner:
+                meta["container"] = owner
             atomic.write_json(new / "volume.json", meta, mode=0o600)
             # Failing means someone else made it first.
             with contextlib.suppress(OSError):
@@ -194,18 +203,86 @@ class VolumeService:
 
     def remove_anonymous(self, record: Mapping[str, Any]) -> builtins.list[str]:
         """`rm -v`: the anonymous volumes the (already removed) container record listed."""
-        gone = []
+        return self.remove_unused(self.anonymous_names(record))
+
+    def anonymous_names(self, record: Mapping[str, Any]) -> builtins.list[str]:
+        """The anonymous volumes a container record lists in its `Mounts`."""
+        names = []
         for m in record.get("Mounts") or []:
             name = m.get("Name")
             if m.get("Type") != "volume" or not name:
                 continue
             vol = self._load(name)
+            if vol is not None and vol.anonymous:
+                names.append(name)
+        return names
+
+    def remove_unused(self, names: Sequence[str]) -> builtins.list[str]:
+        """Those of `names` that are anonymous volumes no container record uses (a named
+        volume is never removed here); the names removed."""
+        gone = []
+        for name in names:
+            vol = self._load(name) if name and "/" not in name else None
             if vol is None or not vol.anonymous:
                 continue
             with contextlib.suppress(Conflict, VolumeNotFound):
                 self.remove(name)
                 gone.append(name)
         return gone
+
+
+# -- the anonymous volumes of a container that goes without `rm -v` ------------------------
+
+
+def discard_unrecorded(store: Store, dirs: Sequence[records.ContainerDir]) -> None:
+    """Discard container directories that never got a record (a create that failed, or was
+    killed: `records.sweep_unrecorded`) and, first, the anonymous volumes made for them: a
+    sweep killed half-way finds the directory again, or leaves volumes that are anonymous
+    and unused, which `volume prune` takes. One scan of the volumes, only when there is
+    something to sweep."""
+    ids = {d.path.name for d in dirs}
+    svc = VolumeService(store)
+    svc.remove_unused([v.name for v in svc.list() if v.anonymous and v.owner in ids])
+    for d in dirs:
+        store.discard(d.path)
+
+
+def auto_removed(store: Store, record: Mapping[str, Any]) -> builtins.list[str]:
+    """The anonymous volumes that go with an `--rm` container (Docker removes them with it;
+    named ones stay). Free for a record without volume mounts."""
+    if not any(m.get("Type") == "volume" for m in record.get("Mounts") or ()):
+        return []
+    return VolumeService(store).anonymous_names(record)
+
+
+def rm_exit_command(store: Store, cid: str, names: Sequence[str]) -> tuple[list[str], Path]:
+    """The monitor's exit command for an `--rm` container with anonymous volumes `names`:
+    `container cleanup` (it also releases a network endpoint) told to remove them, once the
+    monitor has taken the container's directory away; and the path while which it is
+    needed, the last of the volumes (an attached CLI removes them itself and, once they
+    are gone, spares the monitor an interpreter start; see `remove_after_exit`)."""
+    import sys
+
+    argv = [sys.executable, "-m", "pycore", "--root", str(store.layout.root)]
+    argv += ["container", "cleanup"]
+    for name in names:
+        argv += ["--volume", name]
+    return [*argv, cid], store.layout.volumes / names[-1]
+
+
+# How long an attached `run --rm` waits for the monitor to take the directory away: it does
+# so right after it told the CLI of the exit and removed the cgroup.
+_REMOVED_WAIT = 5.0
+
+
+def remove_after_exit(store: Store, cdir: records.ContainerDir, names: Sequence[str]) -> None:
+    """An attached `run --rm` once told of the exit: its anonymous volumes go before it
+    returns, as with Docker, once the monitor has removed the container (before that, its
+    record still uses them). Should the monitor be slow, its exit command removes them."""
+    deadline = time.monotonic() + _REMOVED_WAIT
+    while os.path.exists(cdir.text) and time.monotonic() < deadline:
+        time.sleep(0.002)
+    VolumeService(store).remove_unused(names)
 
 
 def _tree_size(path: Path) -> int:
@@ -241,10 +318,12 @@ def prepare(
     layers: Sequence[Path],
     upper: Path,
     work: Path,
+    owner: str = "",
 ) -> PreparedMounts:
     """Resolve the run's mounts plus anonymous volumes for the image's VOLUMEs not covered:
     create bind sources (`-v`) or refuse missing ones (`--mount`), create volumes, pre-fill
-    new empty ones from the image's content at their target."""
+    new empty ones from the image's content at their target. Anonymous volumes are made for
+    the container `owner` (see `discard_unrecorded`)."""
     all_specs = list(specs)
     taken = {m.target for m in all_specs}
     for path in image_volumes(image_config):
@@ -273,7 +352,8 @@ def prepare(
             source = _bind_source(m)
             name = ""
         else:
-            vol, created = svc.ensure(m.source, anonymous=m.source is None)
+            anon = m.source is None
+            vol, created = svc.ensure(m.source, anonymous=anon, owner=owner if anon else "")
             source = str(vol.mountpoint)
             name = vol.name
             if not m.no_copy and (created or _is_empty(vol.mountpoint)):
