@@ -28,9 +28,12 @@ fn at<T>(step: Step, index: usize, r: SysResult<T>) -> Result<T, Failure> {
     })
 }
 
-/// Runs every step and execs; returns only on failure.
-pub fn run(sys: &dyn Syscall, plan: &Plan) -> Failure {
-    match steps(sys, plan) {
+/// Runs every step and execs; returns only on failure. `gate` returns once the monitor has
+/// put this process into the container's cgroups: the filesystem is prepared meanwhile (the
+/// first migration into a cgroup waits out an RCU grace period, 5-16 ms here), and nothing of
+/// the container runs before it passes.
+pub fn run(sys: &dyn Syscall, plan: &Plan, gate: &dyn Fn() -> SysResult<()>) -> Failure {
+    match steps(sys, plan, gate) {
         Ok(never) => match never {},
         Err(f) => f,
     }
@@ -38,7 +41,11 @@ pub fn run(sys: &dyn Syscall, plan: &Plan) -> Failure {
 
 enum Never {}
 
-fn steps(sys: &dyn Syscall, plan: &Plan) -> Result<Never, Failure> {
+fn steps(
+    sys: &dyn Syscall,
+    plan: &Plan,
+    gate: &dyn Fn() -> SysResult<()>,
+) -> Result<Never, Failure> {
     if let Some(fd) = &plan.netns {
         // First: sysfs, mounted below, shows the network namespace of its mounter.
         at(
@@ -46,9 +53,6 @@ fn steps(sys: &dyn Syscall, plan: &Plan) -> Result<Never, Failure> {
             0,
             sys.setns(fd.as_raw_fd(), libc::CLONE_NEWNET),
         )?;
-    }
-    if plan.cgroup_ns {
-        at(Step::CgroupNs, 0, sys.unshare(libc::CLONE_NEWCGROUP))?;
     }
     // Not dumpable until execve: no process of the container may open our /proc/<pid>/exe
     // (a host binary) or our memory in the meantime (CVE-2019-5736). execve resets it.
@@ -67,6 +71,11 @@ fn steps(sys: &dyn Syscall, plan: &Plan) -> Result<Never, Failure> {
     }
     for (i, &(res, soft, hard)) in plan.rlimits.iter().enumerate() {
         at(Step::Rlimit, i, sys.setrlimit(res, soft, hard))?;
+    }
+    at(Step::Sync, 0, gate())?;
+    // In the container's cgroups now: its cgroup namespace is rooted there.
+    if plan.cgroup_ns {
+        at(Step::CgroupNs, 0, sys.unshare(libc::CLONE_NEWCGROUP))?;
     }
     // Every fd of the host is closed first, then the working directory is set inside the
     // new root, by path: a cwd of `/proc/self/fd/N` cannot name a leaked host directory
@@ -226,6 +235,10 @@ mod tests {
         Plan::build(&spec, Path::new("/b")).unwrap()
     }
 
+    fn open_gate() -> SysResult<()> {
+        Ok(())
+    }
+
     fn index_of(calls: &[String], prefix: &str) -> usize {
         calls
             .iter()
@@ -238,7 +251,7 @@ mod tests {
         let sys = Recorder::new();
         sys.fail_on("execve /usr/bin/sh", libc::ENOENT);
         sys.fail_on("execve /bin/sh", libc::ENOENT);
-        let f = run(&sys, &plan());
+        let f = run(&sys, &plan(), &open_gate);
         assert_eq!(
             f,
             Failure {
@@ -249,7 +262,6 @@ mod tests {
         );
         let calls = sys.calls();
         let order = [
-            "unshare 0x2000000",
             "prctl 4 0 0",
             "mount - / - 0x44000",
             "mount overlay /b/rootfs overlay 0x0 lowerdir=/l/b:/l/a,upperdir=/c/upper,workdir=/c/work",
@@ -264,6 +276,7 @@ mod tests {
             "sethostname box",
             "loopback_up",
             "setrlimit 7",
+            "unshare 0x2000000",
             "close_from 4",
             "chdir /work",
             "prctl 24 0 0",
@@ -293,7 +306,7 @@ mod tests {
     fn a_failing_mount_names_its_index() {
         let sys = Recorder::new();
         sys.fail_on("mount tmpfs", libc::EPERM);
-        let f = run(&sys, &plan());
+        let f = run(&sys, &plan(), &open_gate);
         assert_eq!(
             f,
             Failure {
@@ -314,12 +327,28 @@ mod tests {
         let plan = Plan::build(&Spec::parse(sample.as_bytes()).unwrap(), Path::new("/b")).unwrap();
         let sys = Recorder::new();
         sys.fail_on("execve", libc::ENOENT);
-        run(&sys, &plan);
+        run(&sys, &plan, &open_gate);
         let calls = sys.calls();
         assert_eq!(calls[0], "setns 0x40000000");
         assert!(calls.iter().any(|c| c == "loopback_up"));
         sys.fail_on("setns", libc::EINVAL);
-        assert_eq!(run(&sys, &plan).step, Step::JoinNetns);
+        assert_eq!(run(&sys, &plan, &open_gate).step, Step::JoinNetns);
+    }
+
+    #[test]
+    fn the_filesystem_is_ready_before_the_gate_and_nothing_runs_past_a_closed_one() {
+        let sys = Recorder::new();
+        let shut = || -> SysResult<()> { Err(Errno(libc::EPIPE)) };
+        let f = run(&sys, &plan(), &shut);
+        assert_eq!((f.step, f.errno), (Step::Sync, libc::EPIPE));
+        let calls = sys.calls();
+        assert!(calls.iter().any(|c| c.starts_with("pivot_root")));
+        for after in ["unshare", "close_from", "setresuid", "seccomp", "execve"] {
+            assert!(
+                !calls.iter().any(|c| c.starts_with(after)),
+                "{after} ran: {calls:#?}"
+            );
+        }
     }
 
     #[test]
@@ -327,6 +356,6 @@ mod tests {
         let sys = Recorder::new();
         sys.fail_on("execve /usr/bin/sh", libc::EACCES);
         sys.fail_on("execve /bin/sh", libc::ENOENT);
-        assert_eq!(run(&sys, &plan()).errno, libc::EACCES);
+        assert_eq!(run(&sys, &plan(), &open_gate).errno, libc::EACCES);
     }
 }

@@ -13,7 +13,7 @@ use super::pty;
 use super::restart;
 use super::spawn::{describe, StartRequest};
 use crate::sys::process::{self, Cloned};
-use crate::sys::{Errno, Linux, Syscall};
+use crate::sys::{Errno, Linux, SysResult, Syscall};
 use serde_json::{json, Value};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -146,8 +146,9 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
         state["exit_code"] = json!(code);
         state["finished_at"] = json!(now_rfc3339());
         state["oom_killed"] = json!(oom);
-        state["restart_count"] = json!(restarts);
         let again = plan.restart.should_restart(code, restarts) && !stop_marker.exists();
+        // Docker counts a restart once it decides on it: `restarting` shows the new count.
+        state["restart_count"] = json!(restarts + u32::from(again));
         state["status"] = json!(if again { "restarting" } else { "exited" });
         write_state(&req.state, &state);
         if attached {
@@ -329,7 +330,9 @@ fn run_once(ctx: &Ctx<'_>, attached: bool, first: bool) -> Result<RunEnd, Errno>
             errno,
         }));
     }
-    process::write_all(sync.as_raw_fd(), &msg::proceed())?;
+    // The init prepared its filesystem meanwhile; if that failed, it has sent why and exited
+    // (EPIPE here), which the read below gets.
+    let _ = process::write_all(sync.as_raw_fd(), &msg::proceed());
     let mut buf = [0u8; MSG_LEN];
     let (mut n, mut console) = pty::recv_msg(sync.as_raw_fd(), &mut buf).unwrap_or((0, None));
     if n == MSG_LEN && buf[..4] == pty::CONSOLE_TAG {
@@ -607,7 +610,8 @@ fn write_log(log: &mut Option<File>, text: &str) {
     }
 }
 
-/// The cloned child: place stdio and the sync socket, wait for `Proceed`, run the init.
+/// The cloned child: place stdio and the sync socket, run the init (which waits for `Proceed`
+/// before anything of the container runs).
 fn child(plan: &Plan, stdin: RawFd, out: &OwnedFd, err: &OwnedFd, sync: &OwnedFd) -> ! {
     let sys = Linux;
     let fail = |step: Step, e: Errno, fd: RawFd| -> ! {
@@ -637,12 +641,16 @@ fn child(plan: &Plan, stdin: RawFd, out: &OwnedFd, err: &OwnedFd, sync: &OwnedFd
             fail(Step::Stdio, e, high[3]);
         }
     }
-    let mut buf = [0u8; MSG_LEN];
-    match process::read(SYNC_FD, &mut buf) {
-        Ok(MSG_LEN) if msg::is_proceed(&buf) => {}
-        _ => process::exit_now(125),
-    }
-    let f = init::run(&sys, plan);
+    // The monitor's `Proceed` once this process is in the container's cgroups.
+    let gate = || -> SysResult<()> {
+        let mut buf = [0u8; MSG_LEN];
+        match process::read(SYNC_FD, &mut buf) {
+            Ok(MSG_LEN) if msg::is_proceed(&buf) => Ok(()),
+            Ok(_) => Err(Errno(libc::EPIPE)),
+            Err(e) => Err(e),
+        }
+    };
+    let f = init::run(&sys, plan, &gate);
     let _ = sys.write(SYNC_FD, &f.encode());
     let code = super::Error::Init {
         what: String::new(),
