@@ -163,6 +163,21 @@ def pin_netns(path: Path) -> None:
         raise errors.NetworkError(f"create network namespace {path}: {e.strerror}") from e
 
 
+def plumb_veth(
+    bridge: str, veth: str, netns: Path, iface: str, address: str, gateway: str | None = None
+) -> None:
+    """The veth pair `veth` (host, up, on `bridge`) / `iface` (inside `netns`, `address` in
+    CIDR form, up, default route via `gateway` if given), over netlink (see
+    `_native.plumb_veth`). Raises NetworkError, one line naming the operation and link;
+    nothing half-made is left."""
+    try:
+        _native.plumb_veth(bridge, veth, str(netns), iface, address, gateway)
+    except _native.NetlinkError as e:
+        raise errors.NetworkError(str(e.args[0])) from e
+    except ValueError as e:
+        raise errors.NetworkError(f"connect {veth} to {bridge}: {e}") from e
+
+
 def unpin_netns(path: Path) -> None:
     """Release a namespace `pin_netns` made; idempotent. Raises NetworkError."""
     try:

@@ -5,6 +5,7 @@ pub mod digest;
 pub mod fsx;
 pub mod layer;
 pub mod mount;
+pub mod net;
 pub mod runtime;
 pub mod sys;
 

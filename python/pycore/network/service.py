@@ -367,26 +367,18 @@ class NetworkService:
         first: list[str] | None = None,
     ) -> None:
         """The netns (for eth0), the veth pair, the address and route inside; `first`: host
-        `ip` commands to run in the same batch before the veth's."""
+        `ip` commands (the bridge, when it went with the last endpoint) to run before."""
         netns = Path(endpoint["Netns"])
         att = endpoint["Networks"][net["Id"]]
         if index == 0:
             host.create_netns(netns)
-        veth, iface = att["Veth"], att["Interface"]
-        # One netlink request: the host end up on the bridge, its peer made in the netns.
-        peer = f"peer name {iface} netns {netns}"
-        # The last run's veth, if the kernel has not destroyed it with its namespace yet.
-        stale = [f"link del {veth}"] if host.link_exists(veth) else []
-        host.ip_batch(
-            [*(first or []), *stale, f"link add {veth} up master {_bridge(net)} type veth {peer}"]
-        )
-        inside = [  # the loopback came up with the namespace
-            f"addr add {att['IPAddress']}/{att['Prefix']} dev {iface}",
-            f"link set {iface} up",
-        ]
-        if index == 0:
-            inside.append(f"route add default via {att['Gateway']}")
-        host.ip_batch(inside, netns=netns)
+        if first:
+            host.ip_batch(first)
+        # Over netlink, no process: the veth up on the bridge with its peer made in the netns
+        # (a stale one of the last run replaced), then inside it the address, up, the route.
+        address = f"{att['IPAddress']}/{att['Prefix']}"
+        gateway = att["Gateway"] if index == 0 else None
+        host.plumb_veth(_bridge(net), att["Veth"], netns, att["Interface"], address, gateway)
 
     def _patch_spec(self, bundle: Path, netns: str, env: list[str]) -> None:
         path = bundle / "config.json"

@@ -1,7 +1,8 @@
-//! The native exception tree (`NativeError > LayerError > DigestMismatch`) and the one
-//! mapping from Rust errors onto it.
+//! The native exception tree (`NativeError > LayerError > DigestMismatch`, `NativeError >
+//! NetlinkError`) and the one mapping from Rust errors onto it.
 
 use crate::layer::LayerError as RustLayerError;
+use crate::net::NetError;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError};
 use pyo3::PyErr;
@@ -24,6 +25,18 @@ create_exception!(
     LayerError,
     "A digest, diff_id or size did not match what the caller expected."
 );
+
+create_exception!(
+    _native,
+    NetlinkError,
+    NativeError,
+    "The kernel refused a network plumbing request; args are (message, errno or None)."
+);
+
+/// A plumbing error as NetlinkError("veth add veth1a2b3c: File exists", errno).
+pub fn net_err(e: NetError) -> PyErr {
+    NetlinkError::new_err((e.to_string(), e.errno()))
+}
 
 /// Maps a layer error: mismatches to DigestMismatch, I/O on the blob or output file (and on
 /// the target directory itself) to OSError, everything else to LayerError.

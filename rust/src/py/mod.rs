@@ -5,6 +5,7 @@ mod errors;
 mod exec;
 mod layer;
 mod mount;
+mod net;
 mod runtime;
 
 use pyo3::prelude::*;
@@ -23,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", py.get_type::<errors::NativeError>())?;
     m.add("LayerError", py.get_type::<errors::LayerError>())?;
     m.add("DigestMismatch", py.get_type::<errors::DigestMismatch>())?;
+    m.add("NetlinkError", py.get_type::<errors::NetlinkError>())?;
     m.add_class::<layer::LayerDigests>()?;
     m.add_function(wrap_pyfunction!(sha256_file, m)?)?;
     m.add_function(wrap_pyfunction!(layer::unpack_layer, m)?)?;
@@ -30,5 +32,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::register(m)?;
     mount::register(m)?;
     exec::register(m)?;
+    net::register(m)?;
     Ok(())
 }
