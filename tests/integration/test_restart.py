@@ -79,7 +79,7 @@ def test_bad_policy(pc: Run, bad: str) -> None:  # noqa: F811
 def test_restarting_between_runs(pc: Run) -> None:  # noqa: F811
     """Between two runs (the back-off) Docker shows the container running and restarting,
     without a pid, with the last exit code: inspect's State and ps's STATUS."""
-    r = pc("run", "-d", "--restart", "always", "busybox", "sh", "-c", "exit 3")
+    r = pc("run", "-d", "--restart", "always", "busybox", "sh", "-c", "echo ran; exit 3")
     assert r.returncode == 0, r.stderr
     cid = r.stdout.strip()
     deadline = time.monotonic() + 30  # the back-off doubles: soon it is restarting mostly
@@ -88,6 +88,15 @@ def test_restarting_between_runs(pc: Run) -> None:  # noqa: F811
         time.sleep(0.05)
     assert state["Running"] is True and state["Restarting"] is True  # type: ignore[index]
     assert state["Pid"] == 0 and state["ExitCode"] == 3  # type: ignore[index]
+    # Docker counts the restart it waits for: within one back-off (the same restarting
+    # state before and after), RestartCount is the number of runs so far.
+    while True:
+        before = _state(pc, cid)
+        runs = pc("logs", cid).stdout.count("ran")
+        if before == _state(pc, cid) and before["State"]["Status"] == "restarting":  # type: ignore[index]
+            break
+        assert time.monotonic() < deadline, "no steady restarting state"
+    assert before["RestartCount"] == runs
     while True:
         rows = pc("ps", "--format", "json", "-f", "status=restarting").stdout.splitlines()
         if rows:
