@@ -12,7 +12,6 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
 
 from pycore import native
 from pycore.digest import Digest
@@ -34,8 +33,10 @@ from pycore.store.index import ImageIndex, ImageRecord
 from pycore.store.store import Store
 from pycore.structs import field, struct
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
     from datetime import datetime
+    from typing import Any, Literal
 
     from pycore.store.commit import LayerProgress
 

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from pycore import native
 from pycore.digest import Digest
 from pycore.errors import UsageError
-from pycore.native import Compression, LayerDigests, Whiteouts
+from pycore.native import LayerDigests
+
+# The whiteout format of an unpacked or packed layer, and a layer blob's compression.
+Whiteouts = Literal["overlay", "flat"]
+Compression = Literal["gzip", "zstd", "none"]
 
 __all__ = ["Compression", "LayerDigests", "Whiteouts", "pack", "unpack"]
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
 
 from pycore import _native, errors
 from pycore.digest import Digest
 
-Whiteouts = Literal["overlay", "flat"]
-Compression = Literal["gzip", "zstd", "none"]
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from pycore.layer import Compression, Whiteouts
 LayerDigests = _native.LayerDigests
 
 

@@ -13,17 +13,17 @@ compiled for the class after that (as dataclasses writes it); `__eq__`, `__hash_
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
-    from typing import dataclass_transform
+    from typing import Any, TypeVar, dataclass_transform
+
+    T = TypeVar("T")
 else:
 
     def dataclass_transform(**_: Any) -> Callable[[Any], Any]:
         return lambda f: f
 
-
-T = TypeVar("T")
 
 _MISSING: Any = object()
 _EMPTY: Mapping[str, Any] = {}

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from pycore.errors import PycoreError
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
     import click
 
 

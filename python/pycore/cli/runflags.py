@@ -13,11 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from pycore.structs import struct
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from typing import Any
+
     from pycore.runtime.options import RunOptions
     from pycore.settings import Settings
 

@@ -5,7 +5,6 @@ written to `<root>/networks/config.json` on first use, where an operator may cha
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -43,6 +42,8 @@ class NetConfig:
 def default_config(root: Path) -> NetConfig:
     if root == DEFAULT_ROOT:
         return NetConfig("pycore0", "10.88.0.0/13", 16, "pycore", str(RUN_DIR), "pc")
+    import hashlib  # here: OpenSSL's load is off the run path
+
     h = hashlib.sha256(str(root).encode()).hexdigest()
     # Another store (the test suite's): /24s from 10.200.0.0/13, from a hash-chosen one
     # on (`pool_start`); names carry the hash.
@@ -67,4 +68,6 @@ def pool_start(root: Path, cfg: NetConfig) -> int:
     """Which candidate subnet of the pool to try first (spreads stores over the pool)."""
     if root == DEFAULT_ROOT:
         return 0
+    import hashlib  # here: OpenSSL's load is off the run path
+
     return int(hashlib.sha256(str(root).encode()).hexdigest()[:8], 16)

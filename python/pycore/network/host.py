@@ -8,9 +8,12 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from pycore.errors import NetworkError
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def run(argv: Sequence[str], *, stdin: str | None = None, check: bool = True) -> str:

@@ -8,10 +8,13 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 from pycore.store import atomic
 from pycore.structs import struct
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @struct(frozen=True, slots=True)

@@ -6,15 +6,12 @@ tears down what a killed command or an exited container left."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import ipaddress
 import json
 import os
-import secrets
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from pycore.errors import Conflict, NetworkError, NetworkNotFound, UsageError
 from pycore.network import config, host, hosts, ipam, nft
@@ -23,7 +20,10 @@ from pycore.network.ports import PortBinding, describe, overlaps
 from pycore.network.records import NetDirs
 from pycore.store import atomic
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from typing import Any
+
     from pycore.store.store import Store
 
 BUILTIN_MODES = ("none", "host")
@@ -55,6 +55,8 @@ class NetworkService:
 
     def _default(self) -> dict[str, Any]:
         """The `bridge` network's record, made (subnet chosen) on first use. Lock held."""
+        import hashlib  # here: OpenSSL's load is off the run path
+
         net_id = hashlib.sha256(f"bridge:{self.root}".encode()).hexdigest()
         path = self.dirs.net(net_id)
         try:
@@ -145,7 +147,7 @@ class NetworkService:
     ) -> dict[str, Any]:
         if name in (*DEFAULT_NAMES, *BUILTIN_MODES) or name.startswith("container:"):
             raise UsageError(f"network name {name!r} is reserved")
-        net_id = secrets.token_hex(32)
+        net_id = os.urandom(32).hex()
         with self.store.locked():
             nets = rec.networks(self.dirs)
             if any(n["Name"] == name for n in nets):

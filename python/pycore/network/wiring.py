@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from pycore.errors import UsageError
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from typing import Any
+
     from pycore.network.service import NetworkService
     from pycore.runtime.options import RunOptions
     from pycore.store.store import Store

@@ -7,12 +7,15 @@ a one-line reason; `to_json()` gives the canonical bytes pycore writes (and hash
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from pycore.digest import Digest
 from pycore.errors import InvalidDigest, PycoreError
 from pycore.oci import mediatypes as mt
 from pycore.structs import field, struct
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class InvalidDocument(PycoreError):

@@ -10,10 +10,13 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 from pycore.errors import UsageError
 from pycore.structs import struct
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "pycore"

@@ -11,7 +11,6 @@ import signal as signals
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from pycore import native
 from pycore.errors import (
@@ -28,6 +27,10 @@ from pycore.runtime.records import ContainerDir
 from pycore.runtime.spec import Rootfs, build_spec, capabilities
 from pycore.store import atomic
 from pycore.store.store import Store
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 _ADJECTIVES = (
     "brave",

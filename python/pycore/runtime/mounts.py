@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Literal
 
 from pycore.errors import UsageError
 from pycore.structs import struct
 
-MountType = Literal["bind", "volume", "tmpfs"]
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Literal
+
+    MountType = Literal["bind", "volume", "tmpfs"]
 
 VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")

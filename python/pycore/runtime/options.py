@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pycore.errors import UsageError
 from pycore.runtime.cgroups import Resources
@@ -13,6 +12,7 @@ from pycore.runtime.mounts import MountSpec
 from pycore.runtime.restart import RestartPolicy
 from pycore.structs import field, struct
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
     from pycore.network.ports import PortBinding
 

@@ -10,12 +10,15 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Literal
 
 from pycore.store import atomic
 from pycore.structs import struct
 
-Status = Literal["created", "running", "exited"]
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Status = Literal["created", "running", "exited"]
 LOST_EXIT_CODE = 255
 CREATING = "creating"
 STARTING = "starting"

@@ -6,10 +6,13 @@ the CLI). Without a daemon there is no daemon restart: `always` and `unless-stop
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pycore.errors import UsageError
 from pycore.structs import struct
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 ANNOTATION = "org.pycore.restart"
 NAMES = ("no", "on-failure", "always", "unless-stopped")

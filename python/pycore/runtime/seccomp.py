@@ -10,7 +10,10 @@ import json
 import os
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 # Docker's names for the machine (`includes.arches`) and libseccomp's (`archMap`).
 _DOCKER_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "x86", "s390x": "s390x"}

@@ -5,12 +5,15 @@ Pure: no I/O; everything it needs from the disk comes in as arguments."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from pycore.errors import ContainerError, UsageError
 from pycore.runtime.options import RunOptions
 from pycore.runtime.users import ResolvedUser
 from pycore.structs import struct
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 OCI_VERSION = "1.2.0"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

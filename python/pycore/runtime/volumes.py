@@ -15,7 +15,6 @@ import stat
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from pycore import native
 from pycore.errors import Conflict, NotFound, UsageError
@@ -24,6 +23,10 @@ from pycore.runtime.mounts import MountSpec, check_volume_name, tmpfs_options
 from pycore.store import atomic
 from pycore.store.store import Store
 from pycore.structs import field, struct
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class VolumeNotFound(NotFound):

@@ -7,7 +7,10 @@ import json
 import os
 from _thread import get_ident
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:

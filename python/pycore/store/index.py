@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from pycore.digest import Digest
 from pycore.errors import InvalidDigest, StoreError
 from pycore.store import atomic
 from pycore.structs import replace, struct
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from typing import Any
 
 INDEX_VERSION = 1
 
