@@ -174,6 +174,14 @@ def test_port_conflict_is_clear_and_leaves_nothing(pc: Run, root: Path) -> None:
     after = sorted(n for n in os.listdir("/sys/class/net") if n.startswith(cfg["tag"]))
     assert after == before
     assert len(os.listdir(root / "networks" / "endpoints")) == 1
+    listed = pc("ps", "-a", "-q").stdout.split()
+    assert len(listed) == 2  # Docker keeps the container whose start failed, as Created
+    # With --rm the container that could not start is removed too.
+    r = pc("run", "--rm", "-p", f"127.0.0.1:{port}:80", "busybox", "true")
+    assert r.returncode == 125
+    assert r.stderr.strip().endswith("port is already allocated")
+    assert pc("ps", "-a", "-q").stdout.split() == listed
+    assert len(os.listdir(root / "networks" / "endpoints")) == 1
 
 
 def test_concurrent_starts_get_distinct_addresses(pc: Run) -> None:

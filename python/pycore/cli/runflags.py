@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pycore.structs import struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar
 
     from pycore.runtime.options import RunOptions
     from pycore.settings import Settings
+
+    T = TypeVar("T")
 
 BOOL, VALUE, MULTI, INT = "bool", "value", "multi", "int"
 
@@ -70,6 +72,7 @@ RUN_FLAGS: tuple[Flag, ...] = (
     Flag(("-i", "--interactive"), "interactive", BOOL, "Keep STDIN open."),
     Flag(("-t", "--tty"), "tty", BOOL, "Allocate a pseudo-TTY."),
     Flag(("--init",), "init", BOOL, "Run a reaping init as pid 1."),
+    Flag(("--pull",), "pull", VALUE, "missing (default), always or never."),
 )
 DETACH = Flag(("-d", "--detach"), "detach", BOOL, "Run in the background, print the id.")
 
@@ -204,14 +207,68 @@ def _service(settings: Settings) -> Any:
     return ContainerService(Store.open(settings.root))
 
 
+def _names_registry(image: str) -> bool:
+    """Whether the reference names its registry (`127.0.0.1:5000/app`, `docker.io/x`): only
+    such images are pulled implicitly; a short name (`busybox`) has no registry configured."""
+    first, slash, _ = image.partition("/")
+    return bool(slash) and (any(c in first for c in ".:") or first == "localhost")
+
+
+def _pull(settings: Settings, image: str) -> None:
+    """Pull for `run`/`create --pull`: progress on stderr when it is a terminal, else quiet."""
+    from pycore.errors import PycoreError
+    from pycore.registry import RegistryOptions, ensure_image
+    from pycore.store.store import Store
+    from pycore.ui.transfer import TransferView
+
+    tty = sys.stderr.isatty()
+    view = TransferView("tty" if tty else "quiet", sys.stderr)
+    try:
+        store = Store.open(settings.root)
+        ensure_image(store, image, "always", RegistryOptions.from_settings(settings), listener=view)
+    except PycoreError as e:
+        e.exit_code = 125  # `run` and `create` fail as Docker's do, whatever `pull` would exit
+        raise
+    finally:
+        view.close()
+
+
+def _with_image(settings: Settings, kw: dict[str, Any], make: Callable[[], T]) -> T:
+    """`make()` (a create or run) with the image there as `--pull` says, as Docker does:
+    `missing` pulls an image that is not in the store (saying so on stderr first), `always`
+    pulls first, `never` does not pull."""
+    from pycore.errors import ImageNotFound, UsageError
+
+    policy = kw["pull"] or "missing"
+    if policy not in ("missing", "always", "never"):
+        raise UsageError(f"invalid --pull {policy!r}: expected missing, always or never")
+    if policy == "always":
+        _pull(settings, kw["image"])
+    try:
+        return make()
+    except ImageNotFound as e:
+        if policy != "missing":
+            raise
+        if not _names_registry(kw["image"]):
+            raise ImageNotFound(f"{e}; no registry is named to pull it from") from e
+        print(f"{e}", file=sys.stderr)
+        _pull(settings, kw["image"])
+    return make()
+
+
 def run_command(settings: Settings, kw: dict[str, Any]) -> int:
     """`pycore run`: create and start; detached, print the id; attached, the exit code."""
-    c, code = _service(settings).run(
-        kw["image"],
-        run_options(kw),
-        name=kw["name"],
-        auto_remove=kw["auto_remove"],
-        detach=kw["detach"],
+    svc = _service(settings)
+    c, code = _with_image(
+        settings,
+        kw,
+        lambda: svc.run(
+            kw["image"],
+            run_options(kw),
+            name=kw["name"],
+            auto_remove=kw["auto_remove"],
+            detach=kw["detach"],
+        ),
     )
     if kw["detach"]:
         print(c.id)
@@ -222,8 +279,13 @@ def run_command(settings: Settings, kw: dict[str, Any]) -> int:
 
 def create_command(settings: Settings, kw: dict[str, Any]) -> int:
     """`pycore create`: print the new container's id."""
-    c = _service(settings).create(
-        kw["image"], run_options(kw), name=kw["name"], auto_remove=kw["auto_remove"]
+    svc = _service(settings)
+    c = _with_image(
+        settings,
+        kw,
+        lambda: svc.create(
+            kw["image"], run_options(kw), name=kw["name"], auto_remove=kw["auto_remove"]
+        ),
     )
     print(c.id)
     return 0

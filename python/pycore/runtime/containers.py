@@ -83,6 +83,17 @@ def _pick(words: Sequence[str]) -> str:
     return words[int.from_bytes(os.urandom(4), "big") % len(words)]
 
 
+def _familiar(image_ref: str) -> str:
+    """`busybox:latest`, as Docker names an image it cannot find."""
+    from pycore.errors import InvalidReference
+    from pycore.reference import Reference
+
+    try:
+        return Reference.parse(image_ref).familiar
+    except InvalidReference:
+        return image_ref
+
+
 def _now() -> str:
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
@@ -158,9 +169,7 @@ class ContainerService:
         try:
             image = ImageService(self.store).get(image_ref)
         except ImageNotFound as e:
-            raise ImageNotFound(
-                f"Unable to find image '{image_ref}' locally (pulling is not available yet)"
-            ) from e
+            raise ImageNotFound(f"Unable to find image '{_familiar(image_ref)}' locally") from e
         layout = self.store.layout
         layers = [layout.layer(d) for d in reversed(image.diff_ids)]
         for layer in layers:
@@ -330,16 +339,16 @@ class ContainerService:
         c.dir.state.unlink(missing_ok=True)
         restart.clear_stopped(c.dir.state)
         from pycore.network import wiring
+        from pycore.runtime import volumes
 
-        wiring.before_start(self.store, c.id, c.record, c.dir.bundle)
-        exit_command, exit_if = wiring.exit_command(self.store, c.id, c.record)
         drop: list[str] = []  # `--rm`: the anonymous volumes go with the container
-        if c.auto_remove:
-            from pycore.runtime import volumes
-
-            if drop := volumes.auto_removed(self.store, c.record):
-                exit_command, exit_if = volumes.rm_exit_command(self.store, c.id, drop)
         try:
+            # In the try: a start that fails here (a port taken, say) undoes what it made,
+            # and `--rm` removes the container, as Docker's does.
+            wiring.before_start(self.store, c.id, c.record, c.dir.bundle)
+            exit_command, exit_if = wiring.exit_command(self.store, c.id, c.record)
+            if c.auto_remove and (drop := volumes.auto_removed(self.store, c.record)):
+                exit_command, exit_if = volumes.rm_exit_command(self.store, c.id, drop)
             _, code = native.start_container(
                 c.dir.bundle,
                 c.dir.state,
