@@ -24,6 +24,7 @@ __all__ = [
     "pack_layer",
     "pin_netns",
     "plumb_veth",
+    "sha256_bytes",
     "sha256_file",
     "start_container",
     "unpack_layer",
@@ -62,6 +63,9 @@ class LayerDigests:
     @property
     def entries(self) -> int:
         """Tar entries read or written."""
+
+def sha256_bytes(data: bytes) -> str:
+    """SHA-256 of `data`, as `sha256:<hex>`."""
 
 def sha256_file(path: str) -> str:
     """Stream the file at `path` through SHA-256 and return `sha256:<hex>`.

@@ -30,6 +30,11 @@ def _mapped(what: str) -> Iterator[None]:
         raise errors.PycoreError(f"{what}: {e}") from e
 
 
+def sha256_bytes(data: bytes) -> Digest:
+    """SHA-256 of in-memory bytes (manifests, configs)."""
+    return Digest.parse(_native.sha256_bytes(data))
+
+
 def sha256_file(path: Path) -> Digest:
     """SHA-256 of a file, streamed natively (SHA-NI where the CPU has it)."""
     return Digest.parse(_native.sha256_file(str(path)))

@@ -17,6 +17,11 @@ pub fn format_sha256(bytes: &[u8]) -> String {
     s
 }
 
+/// Hashes bytes already in memory (manifests, configs).
+pub fn sha256_bytes(data: &[u8]) -> String {
+    format_sha256(&Sha256::digest(data))
+}
+
 /// Hashes the whole file at `path`.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     let mut f = File::open(path)?;
@@ -45,5 +50,6 @@ mod tests {
             sha256_file(f.path()).unwrap(),
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+        assert_eq!(sha256_bytes(b"abc"), sha256_file(f.path()).unwrap());
     }
 }

@@ -147,6 +147,7 @@ def test_the_run_path_imports_no_heavy_module() -> None:
     """The point of the module (and of the run path's lazy imports): `pycore run`'s modules
     import none of these, each of which costs every container start milliseconds."""
     heavy = ("dataclasses", "inspect", "click", "typing", "hashlib", "subprocess", "shutil")
+    heavy += ("signal",)
     code = (
         "import sys\n"
         "import pycore.cli, pycore.cli.runflags, pycore.runtime.containers, pycore.image\n"

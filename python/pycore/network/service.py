@@ -392,7 +392,7 @@ class NetworkService:
             from pycore.runtime.spec import merge_env
 
             spec["process"]["env"] = merge_env(spec["process"]["env"], env)
-        atomic.write_json(path, spec, mode=0o600)
+        atomic.write_json(path, spec, mode=0o600, indent=None)  # compact, as create writes it
 
     def _netns_of(self, ref: str) -> str:
         from pycore.runtime.containers import ContainerService

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal as signals
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -76,6 +75,10 @@ _NOUNS = (
     "mccarthy",
     "allen",
 )
+
+
+# Linux's numbers: `signal` builds its enums at import, which `run` would pay for.
+SIGKILL, SIGTERM = 9, 15
 
 
 def _pick(words: Sequence[str]) -> str:
@@ -402,11 +405,11 @@ class ContainerService:
 
     # -- signals, waiting, removal -----------------------------------------------------
 
-    def kill(self, ref: str, sig: int = signals.SIGKILL) -> Container:
+    def kill(self, ref: str, sig: int = SIGKILL) -> Container:
         c = self.get(ref)
         if not c.running:
             raise Conflict(f"Cannot kill container: {ref}: container {c.id} is not running")
-        if sig in (signals.SIGKILL, _signal_number(c.record.get("Config", {}).get("StopSignal"))):
+        if sig in (SIGKILL, _signal_number(c.record.get("Config", {}).get("StopSignal"))):
             restart.mark_stopped(c.dir.state)  # no restart policy applies any more
         self._signal(c, sig)
         return c
@@ -421,7 +424,9 @@ class ContainerService:
         try:
             # Checked after opening the pidfd: the fd now pins the process we verified.
             if records.start_time(pid) == start:
-                signals.pidfd_send_signal(fd, sig)
+                import signal
+
+                signal.pidfd_send_signal(fd, sig)
         except ProcessLookupError:
             pass
         finally:
@@ -456,7 +461,7 @@ class ContainerService:
         try:
             self.wait(c, timeout=timeout)
         except ContainerError:
-            self._signal(c, signals.SIGKILL)
+            self._signal(c, SIGKILL)
             self.wait(c, timeout=30)
         from pycore.network import wiring
 
@@ -473,7 +478,7 @@ class ContainerService:
                     "before attempting removal or force remove"
                 )
             restart.mark_stopped(c.dir.state)
-            self._signal(c, signals.SIGKILL)
+            self._signal(c, SIGKILL)
             with contextlib.suppress(ContainerError, Conflict):
                 self.wait(c, timeout=30)
         from pycore.network import wiring
@@ -551,7 +556,7 @@ class ContainerService:
 
 def _signal_number(name: Any) -> int:
     if not name:
-        return signals.SIGTERM
+        return SIGTERM
     return parse_signal(str(name))
 
 
@@ -559,8 +564,10 @@ def parse_signal(text: str) -> int:
     """`9`, `KILL`, `SIGKILL` → 9."""
     if text.isdigit():
         return int(text)
+    import signal
+
     upper = text.upper()
     try:
-        return int(signals.Signals[upper if upper.startswith("SIG") else f"SIG{upper}"])
+        return int(signal.Signals[upper if upper.startswith("SIG") else f"SIG{upper}"])
     except KeyError as e:
         raise UsageError(f"invalid signal: {text}") from e

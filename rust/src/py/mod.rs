@@ -17,6 +17,12 @@ fn sha256_file(py: Python<'_>, path: PathBuf) -> PyResult<String> {
         .map_err(PyErr::from)
 }
 
+/// Small in-memory data: hashed with the GIL held (no thread switch for a few KB).
+#[pyfunction]
+fn sha256_bytes(data: &[u8]) -> String {
+    crate::digest::sha256_bytes(data)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -27,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NetlinkError", py.get_type::<errors::NetlinkError>())?;
     m.add_class::<layer::LayerDigests>()?;
     m.add_function(wrap_pyfunction!(sha256_file, m)?)?;
+    m.add_function(wrap_pyfunction!(sha256_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(layer::unpack_layer, m)?)?;
     m.add_function(wrap_pyfunction!(layer::pack_layer, m)?)?;
     runtime::register(m)?;
