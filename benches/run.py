@@ -37,6 +37,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path("/dev/shm/pycore-bench-run")
+REPO = Path(__file__).resolve().parents[1]
+# pycore as a user installs a command: into a fresh virtual environment (what pipx does),
+# editable from this checkout. Its interpreter starts without the site-packages of the
+# system Python (on this host one .pth there imports certifi: +30 ms at every start).
+VENV = Path("/dev/shm/pycore-bench-venv")
 PODMAN_ROOT = Path("/dev/shm/pycore-bench-podman")
 PODMAN = [
     "podman",
@@ -79,6 +84,33 @@ def pycore(*args: str) -> subprocess.CompletedProcess[str]:
     if real.returncode == 0:
         exe = real.stdout.strip()  # skip pyenv's bash shim
     return subprocess.run([exe, "--root", str(ROOT), *args], capture_output=True, text=True)
+
+
+def venv_cli() -> str:
+    """`pycore` installed into VENV (made once: `python -m venv`, then maturin, click and
+    `pip install --no-build-isolation -e` of this checkout), byte-compiled like install.sh."""
+    exe = VENV / "bin" / "pycore"
+    if not exe.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+        pip += ["--disable-pip-version-check"]
+        subprocess.run([*pip, "maturin>=1.5,<2", "click>=8"], check=True)
+        subprocess.run([*pip, "--no-build-isolation", "-e", str(REPO)], check=True)
+    subprocess.run([str(VENV / "bin" / "python"), "-m", "compileall", "-q", str(VENV)], check=False)
+    return str(exe)
+
+
+def interleaved_ms(cmds: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Median of each command, run in turns (one of each per round), so a change in the
+    machine's speed during the bench falls on all of them alike."""
+    ts: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(runs):
+        for k, cmd in cmds.items():
+            t = time.perf_counter()
+            r = subprocess.run(cmd, capture_output=True)
+            ts[k].append(time.perf_counter() - t)
+            assert r.returncode == 0, (cmd, r.stderr)
+    return {k: statistics.median(v) * 1000 for k, v in ts.items()}
 
 
 def median_ms(cmd: list[str], runs: int) -> float:
@@ -153,19 +185,41 @@ def main() -> None:
         check=False,
     )
     run = [cli, "--root", str(ROOT), "run", "--rm"]
-    results = {
-        "pycore run --rm busybox true (CLI)": median_ms([*run, "busybox", "true"], runs),
-        "pycore run --rm --network none busybox true (CLI)": median_ms(
-            [*run, "--network", "none", "busybox", "true"], runs
-        ),
-    }
+    vrun = [venv_cli(), "--root", str(ROOT), "run", "--rm"]
+    vpython = str(VENV / "bin" / "python")
+    for cmd in (run, vrun):  # warm up: the bridge is made by the first run
+        subprocess.run([*cmd, "busybox", "true"], capture_output=True, check=True)
+    results = interleaved_ms(
+        {
+            "pycore run --rm busybox true (venv install)": [*vrun, "busybox", "true"],
+            "pycore run --rm --network none busybox true (venv install)": [
+                *vrun,
+                "--network",
+                "none",
+                "busybox",
+                "true",
+            ],
+            "pycore run --rm busybox true (install.sh, system Python)": [*run, "busybox", "true"],
+            "pycore run --rm --network none busybox true (install.sh, system Python)": [
+                *run,
+                "--network",
+                "none",
+                "busybox",
+                "true",
+            ],
+        },
+        runs,
+    )
     podman = podman_ms(runs)
     if podman is not None:
         results["podman run --rm busybox true"] = podman
     docker = docker_ref(runs)
     if docker["ms"] is not None:
         results["docker run --rm --network none busybox true"] = docker["ms"]
-    results["python3 -c pass (interpreter floor)"] = median_ms([sys.executable, "-c", "pass"], runs)
+    results["python3 -c pass (venv interpreter floor)"] = median_ms([vpython, "-c", "pass"], runs)
+    results["python3 -c pass (system interpreter floor)"] = median_ms(
+        [sys.executable, "-c", "pass"], runs
+    )
     results["python3 -S -c pass (without site)"] = median_ms(
         [sys.executable, "-S", "-c", "pass"], runs
     )
@@ -219,12 +273,15 @@ def main() -> None:
     for k, v in results.items():
         print(f"| {k} | {v:.1f} ms |")
     print()
-    for k in list(results)[:2]:
+    for k in list(results)[:4]:
         ratios = [f"{results[k] / ms:.2f} of {name}" for name, ms in refs if ms is not None]
         if ratios:
             print(f"{k}: {', '.join(ratios)}")
     print("\nconfigurations:")
-    print("- pycore: first row its default bridge network, second none; cgroups v1, per container")
+    print(
+        "- pycore: its default bridge network, or none; cgroups v1, per container; the venv "
+        f"install is {VENV} (python -m venv + pip install -e), the system one scripts/install.sh"
+    )
     if podman is not None:
         print(
             "- podman: its default network (netavark bridge); --cgroups disabled; cgroup2 "
