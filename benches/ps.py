@@ -101,15 +101,21 @@ def main() -> None:
     package = Path(__file__).parents[1] / "python" / "pycore"
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=False)
     exe, runs = cli(), args.runs
+    from run import VENV, venv_cli  # benches/run.py: pycore installed in a fresh venv
+
+    vbase = [venv_cli(), "--root", str(ROOT), "ps"]
     base = [exe, "--root", str(ROOT), "ps"]
     listed = subprocess.run([*base, "-aq"], capture_output=True, text=True).stdout.split()
     assert len(listed) == args.containers, len(listed)
     results = timings(
         {
+            "pycore ps -a (venv install)": [*vbase, "-a"],
+            "pycore ps -a --format json (venv install)": [*vbase, "-a", "--format", "json"],
             "pycore ps -a": [*base, "-a"],
             "pycore ps -a --format json": [*base, "-a", "--format", "json"],
             "pycore ps -aq": [*base, "-aq"],
             "pycore ps (none running)": base,
+            "python3 -c pass (venv interpreter floor)": [f"{VENV}/bin/python", "-c", "pass"],
             "python3 -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
             "python3 -S -c pass (without site)": [sys.executable, "-S", "-c", "pass"],
         },
