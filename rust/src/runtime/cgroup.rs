@@ -2,9 +2,10 @@
 //! mount beside it), the directories made under every relevant hierarchy, the limits of
 //! `linux.resources` written before the init may run, the OOM check and the removal.
 //!
-//! The monitor prepares the cgroup before clone, moves the init in before `Proceed`, and the
-//! init unshares its cgroup namespace only then (cgroup_namespaces(7)), so the container's
-//! code never runs outside it and sees its own cgroup as `/`.
+//! The monitor makes the cgroup once it has cloned the init (which prepares its filesystem
+//! meanwhile and waits for `Proceed`), moves the init in before `Proceed`, and the init
+//! unshares its cgroup namespace only then (cgroup_namespaces(7)), so the container's code
+//! never runs outside it and sees its own cgroup as `/`.
 
 use crate::sys::Errno;
 use serde::Deserialize;
@@ -91,6 +92,58 @@ impl Layout {
             }
         }
     }
+}
+
+/// The first migration into a cgroup after a quiet while waits out an RCU grace period
+/// (5-20 ms on this 2-core VM): it takes the kernel's cgroup_threadgroup_rwsem for writing,
+/// a percpu rwsem whose writer first waits for a grace period (rcu_sync_enter), after which
+/// writers go fast for about one more grace period. This starts that wait early, in a thread
+/// of its own, by writing our pid into the cgroup.procs of the cgroup we are in (a migration
+/// to where we are already: nothing moves; a pid that does not exist fails before the lock).
+/// The caller (the CLI starting a container) goes on forking the monitor meanwhile; the
+/// monitor's real migrations then find the grace period passed or under way.
+/// Best effort: nothing is reported, and any failure only costs the wait it would have saved.
+pub fn prime_migration(root: &Path) {
+    let Some(procs) = own_procs_file(root) else {
+        return;
+    };
+    let pid = std::process::id().to_string();
+    let _ = std::thread::Builder::new()
+        .name("cgroup-prime".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let _ = fs::write(procs, pid);
+        });
+}
+
+/// `cgroup.procs` of the cgroup this process is in, in one hierarchy: the v2 one (at the
+/// root, or at `unified/` beside v1), else v1's pids (or memory) hierarchy.
+fn own_procs_file(root: &Path) -> Option<PathBuf> {
+    let text = fs::read_to_string("/proc/self/cgroup").ok()?;
+    procs_file_in(root, Layout::detect(root), &text)
+}
+
+/// `own_procs_file` from the text of /proc/self/cgroup.
+fn procs_file_in(root: &Path, layout: Layout, text: &str) -> Option<PathBuf> {
+    let line = |controller: &str| {
+        text.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, c, path) = (f.next()?, f.next()?, f.next()?);
+            c.split(',').any(|x| x == controller).then_some(path)
+        })
+    };
+    let (dir, path) = match layout {
+        Layout::V2 => (root.to_path_buf(), line("")?),
+        Layout::V1 { unified: true } => (root.join("unified"), line("")?),
+        Layout::V1 { unified: false } => ["pids", "memory"]
+            .into_iter()
+            .find_map(|c| Some((root.join(c), line(c)?)))?,
+    };
+    let rel = path.trim_start_matches('/');
+    if rel.split('/').any(|c| c == "..") {
+        return None;
+    }
+    Some(dir.join(rel).join("cgroup.procs"))
 }
 
 /// The cgroup of one container, decided before fork: the relative path and the limits.
@@ -408,6 +461,32 @@ mod tests {
         for bad in ["", "/", "a/../b", "a//b", "./a"] {
             assert!(CgroupPlan::new(bad, None).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_own_cgroup_is_found_in_each_layout() {
+        let text = "9:name=systemd:/\n8:pids:/user.slice\n4:memory:/a/b\n0::/x/y\n";
+        let root = Path::new("/sys/fs/cgroup");
+        let f = |layout| procs_file_in(root, layout, text);
+        assert_eq!(
+            f(Layout::V2),
+            Some(PathBuf::from("/sys/fs/cgroup/x/y/cgroup.procs"))
+        );
+        assert_eq!(
+            f(Layout::V1 { unified: true }),
+            Some(PathBuf::from("/sys/fs/cgroup/unified/x/y/cgroup.procs"))
+        );
+        assert_eq!(
+            f(Layout::V1 { unified: false }),
+            Some(PathBuf::from("/sys/fs/cgroup/pids/user.slice/cgroup.procs"))
+        );
+        let v1_memory_only = "4:memory:/a/b\n";
+        assert_eq!(
+            procs_file_in(root, Layout::V1 { unified: false }, v1_memory_only),
+            Some(PathBuf::from("/sys/fs/cgroup/memory/a/b/cgroup.procs"))
+        );
+        assert_eq!(procs_file_in(root, Layout::V2, "0::/../etc\n"), None);
+        assert_eq!(procs_file_in(root, Layout::V2, "4:memory:/a\n"), None);
     }
 
     #[test]

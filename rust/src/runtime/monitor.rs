@@ -86,31 +86,9 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
         "monitor_pid": me,
         "monitor_start": process::start_time(me),
     });
-    let cgroup = match plan
-        .cgroup
-        .as_ref()
-        .map(|c| Cgroup::create(Path::new(CGROUP_ROOT), c))
-        .transpose()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let errno = match &e {
-                CgroupError::Io { errno, .. } => errno.0,
-                CgroupError::BadPath(_) => libc::EINVAL,
-            };
-            finish_failed(req, &base, 125, &e.to_string());
-            delete(unlink_dir(req));
-            send(
-                report,
-                Report::MonitorFailed {
-                    op: OP_CGROUP,
-                    errno,
-                },
-            );
-            run_exit_command(req, true);
-            return Ok(());
-        }
-    };
+    // Made by the first run once its init is cloned, so that the init prepares its filesystem
+    // while the mkdirs wait for the grace period the CLI set off (`prime_migration`).
+    let mut cgroup: Option<Cgroup> = None;
     let stop_marker = restart::stop_marker(&req.state);
     let ctx = Ctx {
         plan,
@@ -118,7 +96,6 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
         report,
         null: &null,
         base: &base,
-        cgroup: cgroup.as_ref(),
     };
     let mut state = base.clone();
     let mut restarts = 0u32;
@@ -128,9 +105,9 @@ fn monitor(plan: &Plan, req: &StartRequest, report: RawFd) -> Result<(), Errno> 
     // Whether the CLI learnt of the final exit (it then releases what it can itself).
     let mut told_final = false;
     let end = loop {
-        let oom_before = cgroup.as_ref().map_or(0, Cgroup::oom_kills);
+        let mut oom_before = cgroup.as_ref().map_or(0, Cgroup::oom_kills);
         let began = Instant::now();
-        let code = match run_once(&ctx, attached, restarts == 0) {
+        let code = match run_once(&ctx, &mut cgroup, &mut oom_before, attached, restarts == 0) {
             Ok(RunEnd::Exited(code)) => code,
             Ok(RunEnd::StartFailed(r)) => {
                 told_final = restarts == 0; // the CLI waits for the first start's report
@@ -281,17 +258,22 @@ struct Ctx<'a> {
     report: RawFd,
     null: &'a OwnedFd,
     base: &'a Value,
-    cgroup: Option<&'a Cgroup>,
 }
 
-fn run_once(ctx: &Ctx<'_>, attached: bool, first: bool) -> Result<RunEnd, Errno> {
+/// `cgroup` is made here by the first run (and `oom_before` read from it then).
+fn run_once(
+    ctx: &Ctx<'_>,
+    cgroup: &mut Option<Cgroup>,
+    oom_before: &mut u64,
+    attached: bool,
+    first: bool,
+) -> Result<RunEnd, Errno> {
     let Ctx {
         plan,
         req,
         report,
         null,
         base,
-        cgroup,
     } = *ctx;
     let (out_r, out_w) = process::pipe()?;
     let (err_r, err_w) = process::pipe()?;
@@ -316,19 +298,18 @@ fn run_once(ctx: &Ctx<'_>, attached: bool, first: bool) -> Result<RunEnd, Errno>
         }
     };
     drop((out_w, err_w, sync_child));
+    if let (None, Some(want)) = (&cgroup, &plan.cgroup) {
+        match Cgroup::create(Path::new(CGROUP_ROOT), want) {
+            Ok(c) => {
+                *oom_before = c.oom_kills();
+                *cgroup = Some(c);
+            }
+            Err(e) => return Ok(cgroup_failed(&pidfd, req, base, e)),
+        }
+    }
     // Into the cgroup before `Proceed`: no instruction of the container runs outside it.
-    if let Some(Err(e)) = cgroup.map(|c| c.join(pid)) {
-        let _ = process::pidfd_send_signal(&pidfd, libc::SIGKILL);
-        let _ = process::wait_pidfd(pidfd.as_raw_fd());
-        finish_failed(req, base, 125, &e.to_string());
-        let errno = match e {
-            CgroupError::Io { errno, .. } => errno.0,
-            CgroupError::BadPath(_) => libc::EINVAL,
-        };
-        return Ok(RunEnd::StartFailed(Report::MonitorFailed {
-            op: OP_CGROUP,
-            errno,
-        }));
+    if let Some(Err(e)) = cgroup.as_ref().map(|c| c.join(pid)) {
+        return Ok(cgroup_failed(&pidfd, req, base, e));
     }
     // The init prepared its filesystem meanwhile; if that failed, it has sent why and exited
     // (EPIPE here), which the read below gets.
@@ -414,6 +395,21 @@ fn run_once(ctx: &Ctx<'_>, attached: bool, first: bool) -> Result<RunEnd, Errno>
     };
     let status = pump(&mut streams, &mut log, &pidfd, &extra)?;
     Ok(RunEnd::Exited(process::exit_code(status)))
+}
+
+/// The init (waiting for `Proceed`) is killed: its cgroup could not be made or joined.
+fn cgroup_failed(pidfd: &OwnedFd, req: &StartRequest, base: &Value, e: CgroupError) -> RunEnd {
+    let _ = process::pidfd_send_signal(pidfd, libc::SIGKILL);
+    let _ = process::wait_pidfd(pidfd.as_raw_fd());
+    finish_failed(req, base, 125, &e.to_string());
+    let errno = match e {
+        CgroupError::Io { errno, .. } => errno.0,
+        CgroupError::BadPath(_) => libc::EINVAL,
+    };
+    RunEnd::StartFailed(Report::MonitorFailed {
+        op: OP_CGROUP,
+        errno,
+    })
 }
 
 fn finish_failed(req: &StartRequest, base: &Value, code: i32, error: &str) {

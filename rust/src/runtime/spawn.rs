@@ -55,6 +55,9 @@ fn spawn_err(op: &'static str) -> impl Fn(Errno) -> Error {
 }
 
 pub fn start(req: &StartRequest) -> Result<Started, Error> {
+    // First of all: the grace period the monitor's first cgroup migration waits for (5-20
+    // ms) runs while we load the plan and fork, and the init prepares its filesystem.
+    super::cgroup::prime_migration(std::path::Path::new(super::cgroup::CGROUP_ROOT));
     let plan = Plan::load(&req.bundle)?;
     let (reports, report_w) = process::pipe().map_err(spawn_err("pipe"))?;
     // Built before fork: the monitor binary's argv, if the binary is installed.
@@ -303,6 +306,47 @@ mod tests {
             "{log}"
         );
         assert!(log.contains(r#""log":"oops\n","stream":"stderr""#), "{log}");
+    }
+
+    /// The cgroup is made once the init is cloned: when it cannot be, the init is killed
+    /// and the start fails with 125, leaving no process and no cgroup behind.
+    #[test]
+    fn a_cgroup_that_cannot_be_made_fails_the_start() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/bin/busybox").exists() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("rootfs/bin")).unwrap();
+        fs::copy("/bin/busybox", dir.path().join("rootfs/bin/busybox")).unwrap();
+        // Below a file of every hierarchy's root: the first mkdir fails (ENOTDIR).
+        let config = r#"{"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+          "process": {"user": {"uid": 0, "gid": 0}, "args": ["busybox", "true"], "env": ["PATH=/bin"], "cwd": "/"},
+          "linux": {"cgroupsPath": "/cgroup.procs/pycore-spawn-test",
+                    "namespaces": [{"type": "mount"}, {"type": "pid"}]}}"#;
+        fs::write(dir.path().join("config.json"), config).unwrap();
+        let req = StartRequest {
+            bundle: dir.path().to_path_buf(),
+            state: dir.path().join("state.json"),
+            log: dir.path().join("log"),
+            attach: false,
+            remove: None,
+            interactive: false,
+            exit_command: Vec::new(),
+            exit_if: None,
+        };
+        let err = start(&req).unwrap_err();
+        assert_eq!(err.exit_code(), 125, "{err}");
+        assert!(
+            err.to_string().starts_with("set up the container's cgroup"),
+            "{err}"
+        );
+        let state = fs::read_to_string(&req.state).unwrap();
+        assert!(state.contains("\"exit_code\":125"), "{state}");
+        assert!(state.contains("Not a directory"), "{state}");
+        // The init was killed and reaped before the report: it never ran.
+        assert!(!state.contains("\"running\""), "{state}");
+        assert!(!state.contains("\"pid\""), "{state}");
     }
 
     #[test]
