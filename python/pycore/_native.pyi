@@ -24,6 +24,7 @@ __all__ = [
     "pack_layer",
     "pin_netns",
     "plumb_veth",
+    "prime_cgroups",
     "sha256_bytes",
     "sha256_file",
     "start_container",
@@ -184,6 +185,14 @@ def start_container(
 
     Returns `(pid, exit_code)`; `exit_code` is None unless attached. Raises ContainerError
     when the container could not be started. Releases the GIL while it works.
+    """
+
+def prime_cgroups(hold: float = 1.0) -> None:
+    """Set off, in a native thread, the RCU grace period (5-20 ms) that the first cgroup
+    migration of a start waits for, and keep migrations fast for up to `hold` seconds or until
+    the next `start_container` has made its own. Call it early in a command that will start a
+    container: the wait then runs while Python works. Best effort, never raises; returns at
+    once.
     """
 
 def pin_netns(path: str) -> None:

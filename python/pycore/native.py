@@ -157,6 +157,11 @@ def start_container(
         raise errors.ContainerError(str(message), exit_code=int(code)) from e
 
 
+def prime_cgroups(hold: float = 1.0) -> None:
+    """Start the cgroup migration's grace period now (see `_native.prime_cgroups`)."""
+    _native.prime_cgroups(hold)
+
+
 def pin_netns(path: Path) -> None:
     """A new network namespace pinned on `path` (see `_native.pin_netns`).
 

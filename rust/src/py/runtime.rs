@@ -46,6 +46,15 @@ pub fn start_container(
     }
 }
 
+/// Sets off the grace period a container start's first cgroup migration waits for, and keeps
+/// migrations fast for up to `hold` seconds; see `_native.pyi`.
+#[pyfunction]
+#[pyo3(signature = (hold = 1.0))]
+pub fn prime_cgroups(hold: f64) {
+    let hold = std::time::Duration::from_secs_f64(hold.clamp(0.0, 10.0));
+    runtime::cgroup::prime_migration(std::path::Path::new(runtime::cgroup::CGROUP_ROOT), hold);
+}
+
 /// A new network namespace pinned on `path`; see `_native.pyi`.
 #[pyfunction]
 pub fn pin_netns(py: Python<'_>, path: PathBuf) -> PyResult<()> {
@@ -63,6 +72,7 @@ pub fn unpin_netns(py: Python<'_>, path: PathBuf) -> PyResult<()> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ContainerError", m.py().get_type::<ContainerError>())?;
     m.add_function(wrap_pyfunction!(start_container, m)?)?;
+    m.add_function(wrap_pyfunction!(prime_cgroups, m)?)?;
     m.add_function(wrap_pyfunction!(pin_netns, m)?)?;
     m.add_function(wrap_pyfunction!(unpin_netns, m)?)?;
     Ok(())

@@ -12,6 +12,8 @@ use serde::Deserialize;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -96,25 +98,72 @@ impl Layout {
 
 /// The first migration into a cgroup after a quiet while waits out an RCU grace period
 /// (5-20 ms on this 2-core VM): it takes the kernel's cgroup_threadgroup_rwsem for writing,
-/// a percpu rwsem whose writer first waits for a grace period (rcu_sync_enter), after which
-/// writers go fast for about one more grace period. This starts that wait early, in a thread
+/// a percpu rwsem whose writer first waits for a grace period (rcu_sync_enter); writers then
+/// go fast until a grace period after the last one. This starts that wait early, in a thread
 /// of its own, by writing our pid into the cgroup.procs of the cgroup we are in (a migration
-/// to where we are already: nothing moves; a pid that does not exist fails before the lock).
-/// The caller (the CLI starting a container) goes on forking the monitor meanwhile; the
-/// monitor's real migrations then find the grace period passed or under way.
+/// to where we are already: nothing moves; a pid that does not exist fails before the lock),
+/// and keeps writers fast by doing so again every 2 ms for `hold` (at most; `release` ends
+/// it sooner). The caller goes on meanwhile (the CLI: loading the plan, forking the monitor;
+/// or its Python side, before the start); the monitor's real migrations find the wait done.
 /// Best effort: nothing is reported, and any failure only costs the wait it would have saved.
-pub fn prime_migration(root: &Path) {
+pub fn prime_migration(root: &Path, hold: Duration) {
+    let until = PRIME_EPOCH.elapsed() + hold;
+    PRIME_UNTIL.fetch_max(until.as_micros() as u64, Ordering::SeqCst);
+    if PRIMING.swap(true, Ordering::SeqCst) {
+        return; // the running thread sees the new deadline
+    }
     let Some(procs) = own_procs_file(root) else {
+        PRIMING.store(false, Ordering::SeqCst);
         return;
     };
     let pid = std::process::id().to_string();
-    let _ = std::thread::Builder::new()
+    // Created with every signal blocked, which it inherits: a signal sent to the process
+    // must reach the threads that handle it (Python's, an attached start's signalfd), not
+    // this one, where it would be lost.
+    // SAFETY: sigfillset fills a sigset_t we own; pthread_sigmask changes only this thread's
+    // mask, and the old one is put back right after the spawn.
+    let old = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        old
+    };
+    let spawned = std::thread::Builder::new()
         .name("cgroup-prime".into())
         .stack_size(64 * 1024)
-        .spawn(move || {
-            let _ = fs::write(procs, pid);
+        .spawn(move || loop {
+            if fs::write(&procs, &pid).is_err() {
+                PRIMING.store(false, Ordering::SeqCst);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+            let left =
+                || PRIME_EPOCH.elapsed().as_micros() as u64 <= PRIME_UNTIL.load(Ordering::SeqCst);
+            if !left() {
+                PRIMING.store(false, Ordering::SeqCst);
+                // A deadline pushed out meanwhile by a caller that saw us running.
+                if !left() || PRIMING.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+            }
         });
+    // SAFETY: as above; `old` is the mask this thread had.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    if spawned.is_err() {
+        PRIMING.store(false, Ordering::SeqCst);
+    }
 }
+
+/// Ends the hold of `prime_migration` (the monitor has made its migrations).
+pub fn release_migration() {
+    PRIME_UNTIL.store(0, Ordering::SeqCst);
+}
+
+/// When the priming thread stops, in µs since `PRIME_EPOCH`; whether it runs.
+static PRIME_UNTIL: AtomicU64 = AtomicU64::new(0);
+static PRIMING: AtomicBool = AtomicBool::new(false);
+static PRIME_EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
 
 /// `cgroup.procs` of the cgroup this process is in, in one hierarchy: the v2 one (at the
 /// root, or at `unified/` beside v1), else v1's pids (or memory) hierarchy.

@@ -57,7 +57,10 @@ fn spawn_err(op: &'static str) -> impl Fn(Errno) -> Error {
 pub fn start(req: &StartRequest) -> Result<Started, Error> {
     // First of all: the grace period the monitor's first cgroup migration waits for (5-20
     // ms) runs while we load the plan and fork, and the init prepares its filesystem.
-    super::cgroup::prime_migration(std::path::Path::new(super::cgroup::CGROUP_ROOT));
+    super::cgroup::prime_migration(
+        std::path::Path::new(super::cgroup::CGROUP_ROOT),
+        std::time::Duration::from_secs(1),
+    );
     let plan = Plan::load(&req.bundle)?;
     let (reports, report_w) = process::pipe().map_err(spawn_err("pipe"))?;
     // Built before fork: the monitor binary's argv, if the binary is installed.
@@ -134,7 +137,10 @@ fn wait_reports(
     reports: &OwnedFd,
     signals: Option<process::BlockedSignals>,
 ) -> Result<Started, Error> {
-    let pid = match read_report(reports)? {
+    let first = read_report(reports);
+    // The monitor's migrations are done (or never will be): writers may go slow again.
+    super::cgroup::release_migration();
+    let pid = match first? {
         Some(Report::Started { pid }) => pid,
         Some(Report::Failed(f)) => {
             return Err(Error::Init {
