@@ -258,6 +258,11 @@ def _with_image(settings: Settings, kw: dict[str, Any], make: Callable[[], T]) -
 
 def run_command(settings: Settings, kw: dict[str, Any]) -> int:
     """`pycore run`: create and start; detached, print the id; attached, the exit code."""
+    from pycore import native
+
+    # The first cgroup migration after a quiet while waits out an RCU grace period (5-20 ms
+    # here): set it off now, so it passes while the container is being created.
+    native.prime_cgroups()
     svc = _service(settings)
     c, code = _with_image(
         settings,
