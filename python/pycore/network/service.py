@@ -628,6 +628,7 @@ class NetworkService:
         """Tear down the endpoints of containers that exited, were removed, or whose setup
         was killed; the ids swept."""
         swept = []
+        atomic.sweep_temps(self.dirs.endpoints)  # a record write killed midway
         for ep in rec.endpoints(self.dirs):
             if self._stale(ep["Id"]):
                 self.detach(ep["Id"])

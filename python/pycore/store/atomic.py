@@ -31,6 +31,30 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
+def sweep_temps(directory: Path) -> list[str]:
+    """Remove the temp files (`.NAME.tmp-PID-TID`) of writers that are dead: writes killed
+    midway (readers never see them; this keeps them from piling up). The names removed."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        head, sep, tail = name.rpartition(".tmp-")
+        pid = tail.partition("-")[0]
+        if not (name.startswith(".") and sep and head and pid.isdigit()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                os.unlink(directory / name)
+                removed.append(name)
+        except PermissionError:
+            pass
+    return removed
+
+
 def write_json(path: Path, value: Any, mode: int = 0o644, *, indent: int | None = 2) -> None:
     """Atomically write `value` as JSON (indented unless `indent` is None: the compact form
     is written by json's C encoder, several times faster) followed by a newline."""
