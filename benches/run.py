@@ -140,6 +140,12 @@ def docker_ref(runs: int) -> dict[str, Any]:
     return out
 
 
+def _nft_tables() -> set[str]:
+    """`family name` of every nftables table now."""
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    return {ln.split(None, 1)[1] for ln in out.splitlines() if ln.startswith("table ")}
+
+
 def podman_ms(runs: int) -> float | None:
     """Median of `podman run --rm busybox true`, the same busybox image as pycore's."""
     if shutil.which("podman") is None:
@@ -153,11 +159,18 @@ def podman_ms(runs: int) -> float | None:
             subprocess.run([*PODMAN, "load", "-i", str(archive)], capture_output=True, check=True)
     loop = CRUN_LOOP.replace('["crun", "--cgroup-manager=disabled", "run", f"b{i}"]', "CMD")
     loop = f"CMD = {json.dumps([*PODMAN, *PODMAN_RUN])}\n{loop}"
-    r = subprocess.run(
-        ["unshare", "-m", "sh", "-c", f"{CGROUP2_NS}{sys.executable} -c '{loop}' {runs}"],
-        capture_output=True,
-        text=True,
-    )
+    tables = _nft_tables()
+    try:
+        r = subprocess.run(
+            ["unshare", "-m", "sh", "-c", f"{CGROUP2_NS}{sys.executable} -c '{loop}' {runs}"],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        # podman's netavark leaves iptables-nft's `ip nat` / `ip filter` tables with its
+        # NETAVARK chains; the bench removes the tables it caused to be made.
+        for table in sorted(_nft_tables() - tables):
+            subprocess.run(["nft", "delete", "table", *table.split()], check=False)
     if r.returncode != 0:
         print(f"podman: {r.stderr.strip()}", file=sys.stderr)
         return None
