@@ -47,15 +47,11 @@ def cli() -> str:
 def timings(cmds: dict[str, list[str]], runs: int) -> dict[str, tuple[float, float]]:
     """(median, min) in ms of each command; the commands take turns run by run, so a burst
     of load from elsewhere on the machine falls on all of them alike."""
+    from run import turns  # benches/run.py
+
     for cmd in cmds.values():
         subprocess.run(cmd, capture_output=True, check=True)  # warm the page cache
-    ts: dict[str, list[float]] = {k: [] for k in cmds}
-    for _ in range(runs):
-        for k, cmd in cmds.items():
-            t = time.perf_counter()
-            r = subprocess.run(cmd, capture_output=True)
-            ts[k].append(time.perf_counter() - t)
-            assert r.returncode == 0, (cmd, r.stderr)
+    ts = turns(cmds, runs)
     return {k: (statistics.median(v) * 1000, min(v) * 1000) for k, v in ts.items()}
 
 

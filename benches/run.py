@@ -100,9 +100,9 @@ def venv_cli() -> str:
     return str(exe)
 
 
-def interleaved_ms(cmds: dict[str, list[str]], runs: int) -> dict[str, float]:
-    """Median of each command, run in turns (one of each per round), so a change in the
-    machine's speed during the bench falls on all of them alike."""
+def turns(cmds: dict[str, list[str]], runs: int) -> dict[str, list[float]]:
+    """Seconds of each run of each command, the commands taking turns (one of each per
+    round), so a change in the machine's speed during the bench falls on all of them alike."""
     ts: dict[str, list[float]] = {k: [] for k in cmds}
     for _ in range(runs):
         for k, cmd in cmds.items():
@@ -110,7 +110,12 @@ def interleaved_ms(cmds: dict[str, list[str]], runs: int) -> dict[str, float]:
             r = subprocess.run(cmd, capture_output=True)
             ts[k].append(time.perf_counter() - t)
             assert r.returncode == 0, (cmd, r.stderr)
-    return {k: statistics.median(v) * 1000 for k, v in ts.items()}
+    return ts
+
+
+def interleaved_ms(cmds: dict[str, list[str]], runs: int) -> dict[str, float]:
+    """Median of each command in ms, run in turns."""
+    return {k: statistics.median(v) * 1000 for k, v in turns(cmds, runs).items()}
 
 
 def median_ms(cmd: list[str], runs: int) -> float:
