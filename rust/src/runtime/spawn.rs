@@ -252,6 +252,20 @@ mod tests {
     use super::*;
     use std::fs;
 
+    /// A detached start of the bundle in `dir`, its state and log beside it.
+    fn detached(dir: &std::path::Path) -> StartRequest {
+        StartRequest {
+            bundle: dir.to_path_buf(),
+            state: dir.join("state.json"),
+            log: dir.join("log"),
+            attach: false,
+            remove: None,
+            interactive: false,
+            exit_command: Vec::new(),
+            exit_if: None,
+        }
+    }
+
     /// A real container from a bundle; needs root and Debian's busybox-static.
     #[test]
     fn runs_a_bundle_for_real() {
@@ -284,16 +298,7 @@ mod tests {
           "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"}]}
         }"#;
         fs::write(dir.path().join("config.json"), config).unwrap();
-        let req = StartRequest {
-            bundle: dir.path().to_path_buf(),
-            state: dir.path().join("state.json"),
-            log: dir.path().join("log"),
-            attach: false,
-            remove: None,
-            interactive: false,
-            exit_command: Vec::new(),
-            exit_if: None,
-        };
+        let req = detached(dir.path());
         let started = start(&req).unwrap();
         assert!(started.pid > 0);
         let mut state = String::new();
@@ -331,16 +336,7 @@ mod tests {
           "linux": {"cgroupsPath": "/cgroup.procs/pycore-spawn-test",
                     "namespaces": [{"type": "mount"}, {"type": "pid"}]}}"#;
         fs::write(dir.path().join("config.json"), config).unwrap();
-        let req = StartRequest {
-            bundle: dir.path().to_path_buf(),
-            state: dir.path().join("state.json"),
-            log: dir.path().join("log"),
-            attach: false,
-            remove: None,
-            interactive: false,
-            exit_command: Vec::new(),
-            exit_if: None,
-        };
+        let req = detached(dir.path());
         let err = start(&req).unwrap_err();
         assert_eq!(err.exit_code(), 125, "{err}");
         assert!(
@@ -367,16 +363,7 @@ mod tests {
           "process": {"user": {"uid": 0, "gid": 0}, "args": ["nosuch"], "env": ["PATH=/bin"], "cwd": "/"},
           "linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}]}}"#;
         fs::write(dir.path().join("config.json"), config).unwrap();
-        let req = StartRequest {
-            bundle: dir.path().to_path_buf(),
-            state: dir.path().join("state.json"),
-            log: dir.path().join("log"),
-            attach: false,
-            remove: None,
-            interactive: false,
-            exit_command: Vec::new(),
-            exit_if: None,
-        };
+        let req = detached(dir.path());
         let err = start(&req).unwrap_err();
         assert_eq!(err.exit_code(), 127, "{err}");
         assert!(
