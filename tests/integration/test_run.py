@@ -47,6 +47,32 @@ def _wait_gone(pc: Run, cid: str) -> None:
     raise AssertionError(f"container {cid} still listed")
 
 
+def test_a_run_loads_no_heavy_module(root: Path, pc: Run) -> None:
+    """What `pycore run` really imports, bridge and all: none of the modules whose load
+    costs a start milliseconds (see tests/unit/test_structs.py for the import-time list).
+    The first bridged run of a store makes the bridge and its table with `ip` and `nft`
+    (subprocess); like docker0 they stay, so a later run makes nothing of the kind."""
+    assert pc("run", "--rm", "busybox", "true").returncode == 0
+    code = (
+        "import sys\n"
+        "from pycore.cli import main\n"
+        f"code = main(['--root', {str(root)!r}, 'run', '--rm', 'busybox', 'true'])\n"
+        "heavy = ('click', 'dataclasses', 'inspect', 'typing', 'hashlib', 'subprocess',\n"
+        "         'shutil', 'signal', 'secrets', 'socket', 'datetime', 'concurrent.futures')\n"
+        "print(code, [m for m in heavy if m in sys.modules])\n"
+    )
+    import pycore
+
+    # -S: without site-packages' .pth files (this host has one that imports certifi, and with
+    # it typing and shutil, into every Python); pycore itself from its source directory.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYCORE_")}
+    env["PYTHONPATH"] = str(Path(pycore.__file__).parents[1])
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.stdout.strip() == "0 []", out.stderr
+
+
 # -- exit codes ----------------------------------------------------------------------------
 
 
