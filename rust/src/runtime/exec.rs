@@ -6,7 +6,8 @@
 use super::init::{self, SYNC_FD};
 use super::msg::{Failure, Report, Step, MSG_LEN};
 use super::plan::{self, Plan};
-use super::spawn::describe;
+use super::pty::RawMode;
+use super::spawn::{describe, read_report, spawn_err};
 use super::{monitor_cli, selfexe, Error};
 use crate::mount::cstring;
 use crate::sys::process::{self, Forked};
@@ -68,10 +69,6 @@ const NAMESPACES: &[(&str, i32)] = &[
 const DRAIN: Duration = Duration::from_millis(500);
 
 const PR_SET_DUMPABLE: i32 = 4;
-
-fn err(op: &'static str) -> impl Fn(Errno) -> Error {
-    move |errno| Error::Spawn { op, errno }
-}
 
 fn io_err(op: &'static str) -> impl Fn(std::io::Error) -> Error {
     move |e| Error::Spawn {
@@ -143,7 +140,7 @@ struct Stdio {
 }
 
 fn stdio(req: &ExecRequest) -> Result<Stdio, Error> {
-    let null = || process::open_dev_null(libc::O_RDWR).map_err(err("open /dev/null"));
+    let null = || process::open_dev_null(libc::O_RDWR).map_err(spawn_err("open /dev/null"));
     if req.detach {
         return Ok(Stdio {
             child: [null()?, null()?, null()?],
@@ -154,7 +151,7 @@ fn stdio(req: &ExecRequest) -> Result<Stdio, Error> {
         });
     }
     if req.tty {
-        let (master, slave) = open_pty().map_err(err("open a pty"))?;
+        let (master, slave) = open_pty().map_err(spawn_err("open a pty"))?;
         let dup = |f: &OwnedFd| f.try_clone().map_err(io_err("dup"));
         let child = [
             if req.stdin { dup(&slave)? } else { null()? },
@@ -170,13 +167,13 @@ fn stdio(req: &ExecRequest) -> Result<Stdio, Error> {
         });
     }
     let (in_r, in_w) = if req.stdin {
-        let (r, w) = process::pipe().map_err(err("pipe"))?;
+        let (r, w) = process::pipe().map_err(spawn_err("pipe"))?;
         (r, Some(w))
     } else {
         (null()?, None)
     };
-    let (out_r, out_w) = process::pipe().map_err(err("pipe"))?;
-    let (err_r, err_w) = process::pipe().map_err(err("pipe"))?;
+    let (out_r, out_w) = process::pipe().map_err(spawn_err("pipe"))?;
+    let (err_r, err_w) = process::pipe().map_err(spawn_err("pipe"))?;
     Ok(Stdio {
         child: [in_r, out_w, err_w],
         stdin: in_w,
@@ -237,7 +234,7 @@ pub fn exec(req: &ExecRequest) -> Result<Executed, Error> {
         cgroups.push(OwnedFd::from(f));
     }
     let io = stdio(req)?;
-    let (reports, report_w) = process::pipe().map_err(err("pipe"))?;
+    let (reports, report_w) = process::pipe().map_err(spawn_err("pipe"))?;
     let joiner = Joiner {
         plan: &plan,
         namespaces: &namespaces,
@@ -248,7 +245,7 @@ pub fn exec(req: &ExecRequest) -> Result<Executed, Error> {
     };
     // Built before fork: the joiner as the sealed monitor binary, if it is installed.
     let binary = sealed_joiner(req, &joiner)?;
-    match process::fork().map_err(err("fork"))? {
+    match process::fork().map_err(spawn_err("fork"))? {
         Forked::Child => {
             // Re-parented away from the caller at once: the joiner reaps the process and
             // may outlive us (detached), so it must not stay our child (a zombie).
@@ -315,16 +312,6 @@ pub fn exec(req: &ExecRequest) -> Result<Executed, Error> {
     })
 }
 
-fn read_report(fd: &OwnedFd) -> Result<Option<Report>, Error> {
-    let mut buf = [0u8; MSG_LEN];
-    let n = process::read(fd.as_raw_fd(), &mut buf).map_err(err("read report"))?;
-    Ok(if n == MSG_LEN {
-        Report::decode(&buf)
-    } else {
-        None
-    })
-}
-
 /// What the joiner binary needs: the request and the numbers of the fds it inherits.
 #[derive(Debug, Serialize, Deserialize)]
 struct JoinArgs {
@@ -380,7 +367,7 @@ fn sealed_joiner(req: &ExecRequest, j: &Joiner<'_>) -> Result<Option<SealedJoine
     // SAFETY: a constant name; memfd_create returns a new fd or -1.
     let fd = unsafe { libc::memfd_create(c"pycore-join".as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
-        return Err(err("memfd_create")(Errno::last()));
+        return Err(spawn_err("memfd_create")(Errno::last()));
     }
     // SAFETY: a new fd we own.
     let mut file = unsafe { File::from_raw_fd(fd) };
@@ -660,7 +647,7 @@ const FORWARDED: &[i32] = &[
 
 impl Relay {
     fn run(mut self) -> Result<i32, Error> {
-        let signals = process::BlockedSignals::new(FORWARDED).map_err(err("signalfd"))?;
+        let signals = process::BlockedSignals::new(FORWARDED).map_err(spawn_err("signalfd"))?;
         let target = process::pidfd_open(self.pid).ok();
         let _raw = self.master.as_ref().and_then(|m| {
             copy_winsize(m.as_raw_fd());
@@ -692,17 +679,10 @@ impl Relay {
             } else if outputs.is_empty() {
                 break;
             }
-            let timeout = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    left.as_millis().max(1) as i32
-                }
-                None => -1,
+            let Some(timeout) = process::poll_timeout(deadline) else {
+                break;
             };
-            let rev = process::poll(&fds, timeout).map_err(err("poll"))?;
+            let rev = process::poll(&fds, timeout).map_err(spawn_err("poll"))?;
             for (i, &(fd, _)) in fds.iter().enumerate() {
                 if rev[i] == 0 {
                     continue;
@@ -781,38 +761,6 @@ fn copy_winsize(master: RawFd) {
                 return;
             }
         }
-    }
-}
-
-/// Our terminal in raw mode while a pty is relayed; restored on drop.
-struct RawMode {
-    fd: RawFd,
-    saved: libc::termios,
-}
-
-impl RawMode {
-    fn enter(fd: RawFd) -> Option<RawMode> {
-        // SAFETY: termios is plain data, filled by tcgetattr.
-        let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: valid pointers to a termios we own.
-        unsafe {
-            if libc::tcgetattr(fd, &mut t) != 0 {
-                return None;
-            }
-            let saved = t;
-            libc::cfmakeraw(&mut t);
-            if libc::tcsetattr(fd, libc::TCSANOW, &t) != 0 {
-                return None;
-            }
-            Some(RawMode { fd, saved })
-        }
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        // SAFETY: restoring the attributes saved in `enter`.
-        unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
     }
 }
 

@@ -468,15 +468,8 @@ fn pump(
         } else if outputs == 0 {
             break;
         }
-        let timeout = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                left.as_millis().max(1) as i32
-            }
-            None => -1,
+        let Some(timeout) = process::poll_timeout(deadline) else {
+            break;
         };
         let rev = process::poll(&fds, timeout)?;
         for (i, (fd, _)) in fds.iter().enumerate() {

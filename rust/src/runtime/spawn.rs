@@ -50,7 +50,8 @@ const FORWARDED: &[i32] = &[
     libc::SIGUSR2,
 ];
 
-fn spawn_err(op: &'static str) -> impl Fn(Errno) -> Error {
+/// An `Error::Spawn` for `op`: the runtime's own step failed (fork, pipe, poll, a report).
+pub(super) fn spawn_err(op: &'static str) -> impl Fn(Errno) -> Error {
     move |errno| Error::Spawn { op, errno }
 }
 
@@ -111,7 +112,8 @@ pub fn start(req: &StartRequest) -> Result<Started, Error> {
     }
 }
 
-fn read_report(fd: &OwnedFd) -> Result<Option<Report>, Error> {
+/// The monitor's (or the exec joiner's) next report; None at end of file or a short read.
+pub(super) fn read_report(fd: &OwnedFd) -> Result<Option<Report>, Error> {
     let mut buf = [0u8; MSG_LEN];
     let n = process::read(fd.as_raw_fd(), &mut buf).map_err(spawn_err("read report"))?;
     Ok(if n == MSG_LEN {

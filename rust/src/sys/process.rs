@@ -201,6 +201,18 @@ pub fn pidfd_send_signal(pidfd: &OwnedFd, sig: i32) -> SysResult<()> {
     check(r).map(drop)
 }
 
+/// poll(2)'s timeout for waiting until `deadline`: -1 without one, else the milliseconds
+/// left (at least 1); None once the deadline has passed.
+pub fn poll_timeout(deadline: Option<std::time::Instant>) -> Option<i32> {
+    match deadline {
+        None => Some(-1),
+        Some(d) => {
+            let left = d.saturating_duration_since(std::time::Instant::now());
+            (!left.is_zero()).then(|| left.as_millis().clamp(1, i32::MAX as u128) as i32)
+        }
+    }
+}
+
 /// poll(2) on `fds` (fd, events); returns the revents, in order. EINTR yields all zero.
 pub fn poll(fds: &[(RawFd, i16)], timeout_ms: i32) -> SysResult<Vec<i16>> {
     let mut pfds: Vec<libc::pollfd> = fds
@@ -424,4 +436,20 @@ pub fn dup_owned_above(fd: &OwnedFd, min: RawFd) -> SysResult<OwnedFd> {
     let f = dup_above(fd.as_raw_fd(), min)?;
     // SAFETY: fcntl just returned this fd; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(f) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn poll_timeout_counts_down_to_a_deadline() {
+        assert_eq!(poll_timeout(None), Some(-1));
+        assert_eq!(poll_timeout(Some(Instant::now())), None);
+        let ms = poll_timeout(Some(Instant::now() + Duration::from_secs(2))).unwrap();
+        assert!((1_900..=2_000).contains(&ms), "{ms}");
+        let soon = poll_timeout(Some(Instant::now() + Duration::from_micros(300)));
+        assert!(matches!(soon, Some(1) | None), "{soon:?}");
+    }
 }
