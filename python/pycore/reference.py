@@ -147,14 +147,20 @@ def _bad_tag(tag: str) -> str:
     )
 
 
-def _split_domain(text: str, name: str) -> tuple[str, str]:
-    first, slash, rest = name.partition("/")
+def names_registry(text: str) -> bool:
+    """Whether the reference names its registry (`127.0.0.1:5000/app`, `docker.io/x`) rather
+    than leaving it to the default (`busybox`, `library/busybox`)."""
+    first, slash, _ = text.partition("/")
     # distribution/reference's splitDockerDomain: the first component is a registry host when
     # it has a '.' or ':', is 'localhost', or has uppercase letters (never valid in a path).
-    is_host = bool(slash) and (
+    return bool(slash) and (
         any(c in first for c in ".:") or first == "localhost" or first.lower() != first
     )
-    if is_host:
+
+
+def _split_domain(text: str, name: str) -> tuple[str, str]:
+    first, _, rest = name.partition("/")
+    if names_registry(name):
         domain, path = first, rest
         if not _DOMAIN.fullmatch(domain):
             raise _fail(text, f"bad registry host {domain!r}")

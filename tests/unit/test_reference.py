@@ -6,7 +6,7 @@ import pytest
 
 from pycore.digest import Digest
 from pycore.errors import InvalidReference
-from pycore.reference import Reference
+from pycore.reference import Reference, names_registry
 
 HEX = "a" * 64
 DIGEST = f"sha256:{HEX}"
@@ -160,3 +160,23 @@ def test_invalid_reference_is_a_usage_error() -> None:
 
     with pytest.raises(UsageError):
         Reference.parse("UPPER")
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("busybox", False),
+        ("busybox:latest", False),
+        ("library/busybox", False),
+        ("user/app:1", False),
+        ("127.0.0.1:5000/app:1", True),
+        ("localhost/app", True),
+        ("docker.io/library/busybox", True),
+        ("Registry/app", True),
+        ("localhost", False),
+    ],
+)
+def test_names_registry_follows_the_domain_rule(text: str, named: bool) -> None:
+    assert names_registry(text) is named
+    if named:
+        assert Reference.parse(text).domain == text.partition("/")[0]

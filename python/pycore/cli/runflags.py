@@ -20,8 +20,10 @@ TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
     from typing import Any, TypeVar
 
+    from pycore.runtime.containers import ContainerService
     from pycore.runtime.options import RunOptions
     from pycore.settings import Settings
+    from pycore.store.store import Store
 
     T = TypeVar("T")
 
@@ -200,31 +202,22 @@ def run_options(kw: dict[str, Any]) -> RunOptions:
     )
 
 
-def _service(settings: Settings) -> Any:
+def _service(settings: Settings) -> ContainerService:
     from pycore.runtime.containers import ContainerService
     from pycore.store.store import Store
 
     return ContainerService(Store.open(settings.root))
 
 
-def _names_registry(image: str) -> bool:
-    """Whether the reference names its registry (`127.0.0.1:5000/app`, `docker.io/x`): only
-    such images are pulled implicitly; a short name (`busybox`) has no registry configured."""
-    first, slash, _ = image.partition("/")
-    return bool(slash) and (any(c in first for c in ".:") or first == "localhost")
-
-
-def _pull(settings: Settings, image: str) -> None:
+def _pull(settings: Settings, store: Store, image: str) -> None:
     """Pull for `run`/`create --pull`: progress on stderr when it is a terminal, else quiet."""
     from pycore.errors import PycoreError
     from pycore.registry import RegistryOptions, ensure_image
-    from pycore.store.store import Store
     from pycore.ui.transfer import TransferView
 
     tty = sys.stderr.isatty()
     view = TransferView("tty" if tty else "quiet", sys.stderr)
     try:
-        store = Store.open(settings.root)
         ensure_image(store, image, "always", RegistryOptions.from_settings(settings), listener=view)
     except PycoreError as e:
         e.exit_code = 125  # `run` and `create` fail as Docker's do, whatever `pull` would exit
@@ -233,26 +226,27 @@ def _pull(settings: Settings, image: str) -> None:
         view.close()
 
 
-def _with_image(settings: Settings, kw: dict[str, Any], make: Callable[[], T]) -> T:
+def _with_image(settings: Settings, store: Store, kw: dict[str, Any], make: Callable[[], T]) -> T:
     """`make()` (a create or run) with the image there as `--pull` says, as Docker does:
     `missing` pulls an image that is not in the store (saying so on stderr first), `always`
     pulls first, `never` does not pull."""
     from pycore.errors import ImageNotFound, UsageError
+    from pycore.reference import names_registry
 
     policy = kw["pull"] or "missing"
     if policy not in ("missing", "always", "never"):
         raise UsageError(f"invalid --pull {policy!r}: expected missing, always or never")
     if policy == "always":
-        _pull(settings, kw["image"])
+        _pull(settings, store, kw["image"])
     try:
         return make()
     except ImageNotFound as e:
         if policy != "missing":
             raise
-        if not _names_registry(kw["image"]):
+        if not names_registry(kw["image"]):
             raise ImageNotFound(f"{e}; no registry is named to pull it from") from e
         print(f"{e}", file=sys.stderr)
-        _pull(settings, kw["image"])
+        _pull(settings, store, kw["image"])
     return make()
 
 
@@ -264,12 +258,14 @@ def run_command(settings: Settings, kw: dict[str, Any]) -> int:
     # here): set it off now, so it passes while the container is being created.
     native.prime_cgroups()
     svc = _service(settings)
+    opts = run_options(kw)
     c, code = _with_image(
         settings,
+        svc.store,
         kw,
         lambda: svc.run(
             kw["image"],
-            run_options(kw),
+            opts,
             name=kw["name"],
             auto_remove=kw["auto_remove"],
             detach=kw["detach"],
@@ -285,12 +281,12 @@ def run_command(settings: Settings, kw: dict[str, Any]) -> int:
 def create_command(settings: Settings, kw: dict[str, Any]) -> int:
     """`pycore create`: print the new container's id."""
     svc = _service(settings)
+    opts = run_options(kw)
     c = _with_image(
         settings,
+        svc.store,
         kw,
-        lambda: svc.create(
-            kw["image"], run_options(kw), name=kw["name"], auto_remove=kw["auto_remove"]
-        ),
+        lambda: svc.create(kw["image"], opts, name=kw["name"], auto_remove=kw["auto_remove"]),
     )
     print(c.id)
     return 0
