@@ -15,8 +15,6 @@ into the short form listings show. Grammar (distribution/reference, `reference.g
 
 from __future__ import annotations
 
-import re
-
 from pycore.digest import Digest
 from pycore.errors import InvalidDigest, InvalidReference
 from pycore.structs import replace, struct
@@ -27,16 +25,78 @@ OFFICIAL_REPO_PREFIX = "library/"
 DEFAULT_TAG = "latest"
 NAME_TOTAL_LENGTH_MAX = 255
 
-_ALNUM = r"[a-z0-9]+"
-_SEPARATOR = r"(?:[._]|__|[-]+)"
-_PATH_COMPONENT = re.compile(rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*")
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(
-    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
-)
-# Go's \w is ASCII-only, hence re.ASCII.
-_TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
-_IDENTIFIER = re.compile(r"[a-f0-9]{64}")
+# The grammar's terminals, checked by hand rather than with `re` (whose import costs every CLI
+# start milliseconds). All ASCII: Go's character classes and \w are.
+_DIGITS = "0123456789"
+_LOWER_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz" + _DIGITS)
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" + _DIGITS)
+_WORD = _ALNUM | {"_"}
+_TAG_CHARS = _WORD | {".", "-"}
+_DOMAIN_LABEL_CHARS = _ALNUM | {"-"}
+_IPV6_CHARS = frozenset("abcdefABCDEF:" + _DIGITS)
+_HEX_LOWER = frozenset("abcdef" + _DIGITS)
+_PORT_CHARS = frozenset(_DIGITS)
+TAG_LENGTH_MAX = 128
+
+
+def _is_identifier(text: str) -> bool:
+    """/[a-f0-9]{64}/: an image id, which a repository name may not be."""
+    return len(text) == 64 and _HEX_LOWER.issuperset(text)
+
+
+def _is_tag(tag: str) -> bool:
+    """/[\\w][\\w.-]{0,127}/ (ASCII \\w)."""
+    return 0 < len(tag) <= TAG_LENGTH_MAX and tag[0] in _WORD and _TAG_CHARS.issuperset(tag)
+
+
+def _is_path_component(component: str) -> bool:
+    """/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*/: letter-digit runs joined by one separator."""
+    separator: str | None = None  # None before the first letter or digit
+    for c in component:
+        if c in _LOWER_ALNUM:
+            if separator and not _is_separator(separator):
+                return False
+            separator = ""
+        elif separator is None:
+            return False
+        else:
+            separator += c
+    return separator == ""
+
+
+def _is_separator(text: str) -> bool:
+    """/[._]|__|[-]+/"""
+    return text in (".", "_", "__") or text == "-" * len(text)
+
+
+def _is_domain(domain: str) -> bool:
+    """host [":" port], host := domain-name | "[" IPv6address "]" (distribution/reference's
+    domainAndPort: dot-separated labels of letters, digits and inner dashes, or bracketed hex
+    digits and colons; the port is decimal digits)."""
+    if domain.startswith("["):
+        end = domain.find("]")
+        if end < 2 or not _IPV6_CHARS.issuperset(domain[1:end]):
+            return False
+        port = domain[end + 1 :]
+        return not port or (port[0] == ":" and _is_port(port[1:]))
+    host, colon, port = domain.partition(":")
+    if colon and not _is_port(port):
+        return False
+    return all(_is_domain_label(label) for label in host.split("."))
+
+
+def _is_port(text: str) -> bool:
+    return bool(text) and _PORT_CHARS.issuperset(text)
+
+
+def _is_domain_label(label: str) -> bool:
+    """/[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]/"""
+    return (
+        bool(label)
+        and label[0] in _ALNUM
+        and label[-1] in _ALNUM
+        and _DOMAIN_LABEL_CHARS.issuperset(label)
+    )
 
 
 def _fail(text: str, why: str) -> InvalidReference:
@@ -63,7 +123,7 @@ class Reference:
         """
         if not text:
             raise InvalidReference("invalid reference '': the reference is empty")
-        if _IDENTIFIER.fullmatch(text):
+        if _is_identifier(text):
             raise _fail(text, "a repository name cannot be a 64-character hexadecimal id")
         name, digest = _split_digest(text)
         name, tag = _split_tag(text, name)
@@ -99,7 +159,7 @@ class Reference:
 
     def with_tag(self, tag: str) -> Reference:
         """The same repository with `tag` (validated) and no digest."""
-        if not _TAG.fullmatch(tag):
+        if not _is_tag(tag):
             raise _fail(f"{self.repository}:{tag}", _bad_tag(tag))
         return replace(self, tag=tag, digest=None)
 
@@ -133,7 +193,7 @@ def _split_tag(text: str, name: str) -> tuple[str, str | None]:
     if colon == -1 or colon < name.rfind("/"):
         return name, None
     tag = name[colon + 1 :]
-    if not _TAG.fullmatch(tag):
+    if not _is_tag(tag):
         raise _fail(text, _bad_tag(tag))
     return name[:colon], tag
 
@@ -162,7 +222,7 @@ def _split_domain(text: str, name: str) -> tuple[str, str]:
     first, _, rest = name.partition("/")
     if names_registry(name):
         domain, path = first, rest
-        if not _DOMAIN.fullmatch(domain):
+        if not _is_domain(domain):
             raise _fail(text, f"bad registry host {domain!r}")
     else:
         domain, path = DEFAULT_DOMAIN, name
@@ -182,7 +242,7 @@ def _check_path(text: str, path: str) -> None:
             raise _fail(text, "repository name has an empty path component")
         if component.lower() != component:
             raise _fail(text, f"repository name {path!r} must be lowercase")
-        if not _PATH_COMPONENT.fullmatch(component):
+        if not _is_path_component(component):
             raise _fail(
                 text,
                 f"bad repository path component {component!r}: use lowercase letters and "
