@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable
-
 from pycore.errors import UsageError
 from pycore.structs import struct
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 PROTOCOLS = ("tcp", "udp")
 
@@ -62,6 +63,8 @@ def parse_publish(spec: str) -> list[PortBinding]:
     host_ip = ""
     if len(parts) == 3:
         host_ip = parts[0]
+        import ipaddress  # here: only a spec naming a host address needs it
+
         try:
             addr = ipaddress.ip_address(host_ip)
         except ValueError as e:

@@ -6,7 +6,6 @@ tears down what a killed command or an exited container left."""
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import time
@@ -74,7 +73,7 @@ class NetworkService:
         self,
         name: str,
         net_id: str,
-        subnet: ipaddress.IPv4Network,
+        subnet: ipam.Subnet,
         bridge: str,
         internal: bool,
         labels: dict[str, str],
@@ -89,13 +88,13 @@ class NetworkService:
             "Driver": "bridge",
             "Internal": internal,
             "Default": default,
-            "IPAM": {"Config": [{"Subnet": str(subnet), "Gateway": str(ipam.gateway(subnet))}]},
+            "IPAM": {"Config": [{"Subnet": str(subnet), "Gateway": ipam.gateway(subnet)}]},
             "Options": {"com.docker.network.bridge.name": bridge},
             "Labels": labels,
         }
 
-    def _free_subnet(self) -> ipaddress.IPv4Network:
-        taken = [ipaddress.IPv4Network(r, strict=False) for r in host.routes()]
+    def _free_subnet(self) -> ipam.Subnet:
+        taken = [ipam.subnet(r, strict=False) for r in host.routes()]
         taken += [_subnet(n) for n in rec.networks(self.dirs)]
         pool = ipam.parse_subnet(self.cfg.pool)
         start = config.pool_start(Path(self.root), self.cfg)
@@ -318,16 +317,16 @@ class NetworkService:
         self,
         net: dict[str, Any],
         cid: str,
-        address: ipaddress.IPv4Address,
+        address: str,
         aliases: list[str],
         index: int,
     ) -> dict[str, Any]:
         subnet = _subnet(net)
         return {
             "NetworkName": net["Name"],
-            "IPAddress": str(address),
+            "IPAddress": address,
             "Prefix": subnet.prefixlen,
-            "Gateway": str(ipam.gateway(subnet)),
+            "Gateway": ipam.gateway(subnet),
             "Veth": self.cfg.veth(cid, index),
             "Interface": f"eth{index}",
             "Aliases": aliases,
@@ -689,8 +688,8 @@ class NetworkService:
         }
 
 
-def _subnet(net: dict[str, Any]) -> ipaddress.IPv4Network:
-    return ipaddress.IPv4Network(net["IPAM"]["Config"][0]["Subnet"])
+def _subnet(net: dict[str, Any]) -> ipam.Subnet:
+    return ipam.subnet(net["IPAM"]["Config"][0]["Subnet"])
 
 
 def _bridge(net: dict[str, Any]) -> str:
