@@ -4,19 +4,29 @@ whether a bind source exists is checked when the container is created."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-
 from pycore.errors import UsageError
 from pycore.structs import struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Literal
 
     MountType = Literal["bind", "volume", "tmpfs"]
 
-VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
+# The grammar of volume and container names, /[a-zA-Z0-9][a-zA-Z0-9_.-]+/ (moby's
+# RestrictedNameChars), checked by hand: `re` costs every CLI start milliseconds.
+NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
+_NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NAME_REST = _NAME_FIRST | {"_", ".", "-"}
+
+
+def valid_name(text: str) -> bool:
+    """Whether `text` is a valid volume or container name: two or more ASCII letters, digits,
+    '_', '.' or '-', starting with a letter or digit."""
+    return len(text) > 1 and text[0] in _NAME_FIRST and _NAME_REST.issuperset(text)
+
+
 _PROPAGATIONS = ("private", "rprivate", "shared", "rshared", "slave", "rslave")
 # Docker's defaults for a tmpfs (moby daemon/volumes_unix.go).
 TMPFS_DEFAULTS = ("noexec", "nosuid", "nodev")
@@ -55,10 +65,10 @@ def _target(path: str, kind: str) -> str:
 
 
 def check_volume_name(name: str) -> str:
-    if not VOLUME_NAME.fullmatch(name):
+    if not valid_name(name):
         raise UsageError(
             f'"{name}" includes invalid characters for a local volume name, only '
-            '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
+            f'"{NAME_CHARS}" are allowed. If you intended to pass a host '
             "directory, use absolute path"
         )
     return name
@@ -111,11 +121,38 @@ def _bool(key: str, value: str | None) -> bool:
 
 def parse_size(text: str) -> int:
     """`65536`, `64k`, `64m`, `1g` (binary multiples, as Docker's RAMInBytes) → bytes."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?", text.strip().lower())
-    if not m:
+    parsed = _split_size(text.strip().lower())
+    if parsed is None:
         raise UsageError(f"invalid size: '{text}'")
-    mult = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[m.group(2)]
-    return int(float(m.group(1)) * mult)
+    number, unit = parsed
+    return int(float(number) * _SIZE_UNITS[unit])
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _split_size(text: str) -> tuple[str, str] | None:
+    """`(number, unit)` when `text` is /(\\d+(?:\\.\\d+)?)\\s*([bkmgt]?)i?b?/ (Unicode \\d and
+    \\s, as Python's regexes have them), else None."""
+    end = _decimals(text, 0)
+    if end == 0:
+        return None
+    if end < len(text) and text[end] == ".":
+        end = _decimals(text, end + 1)
+        if text[end - 1] == ".":
+            return None
+    number = text[:end]
+    rest = text[end:].lstrip()  # str.isspace is what the regex engine calls \s
+    unit = rest[:1] if rest[:1] in ("b", "k", "m", "g", "t") else ""
+    return (number, unit) if rest[len(unit) :] in ("", "i", "b", "ib") else None
+
+
+def _decimals(text: str, start: int) -> int:
+    """The index after the run of decimal digits at `start`."""
+    end = start
+    while end < len(text) and text[end].isdecimal():
+        end += 1
+    return end
 
 
 def parse_mount(spec: str) -> MountSpec:
