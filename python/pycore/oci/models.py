@@ -6,8 +6,7 @@ a one-line reason; `to_json()` gives the canonical bytes pycore writes (and hash
 
 from __future__ import annotations
 
-import json
-
+from pycore import jsonio
 from pycore.digest import Digest
 from pycore.errors import InvalidDigest, PycoreError
 from pycore.oci import mediatypes as mt
@@ -62,15 +61,26 @@ def _digest(d: dict[str, Any], key: str, what: str) -> Digest:
 def load_json(data: bytes, what: str) -> dict[str, Any]:
     """Decode a JSON object, raising InvalidDocument (never a traceback) on bad input."""
     try:
-        value = json.loads(data)
+        value = jsonio.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        value = _load_json_slowly(data, what)
+    return _obj(value, what)
+
+
+def _load_json_slowly(data: bytes, what: str) -> Any:
+    """`json.loads`, for what the start path's decoder refuses: a UTF-16/32 or BOM-prefixed
+    document, which json's encoding detection reads, and the error message for bad input."""
+    import json
+
+    try:
+        return json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidDocument(f"{what}: not valid JSON ({e})") from e
-    return _obj(value, what)
 
 
 def dump_json(value: dict[str, Any]) -> bytes:
     """The canonical bytes pycore writes for a document: compact, keys in model order."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return jsonio.dumps(value, ensure_ascii=False).encode()
 
 
 @struct(frozen=True, slots=True)

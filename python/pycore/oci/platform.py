@@ -1,12 +1,12 @@
 """The host's OCI platform and platform matching, for picking one manifest out of an index.
 
 Architecture names follow image-spec `config.md` (Go's GOARCH values), mapped from
-`platform.machine()`.
+`uname -m` (`os.uname()`: the `platform` module would load `re` on the way).
 """
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 
 from pycore.oci.models import Platform
 
@@ -30,7 +30,7 @@ _MACHINE = {
 
 def host_platform(machine: str | None = None) -> Platform:
     """The platform images for this host are built for, e.g. `linux/amd64`."""
-    m = machine if machine is not None else _platform.machine()
+    m = machine if machine is not None else os.uname().machine
     arch, variant = _MACHINE.get(m, (m, None))
     return Platform(os="linux", architecture=arch, variant=variant)
 
