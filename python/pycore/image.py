@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import re
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 
 from pycore import native
 from pycore.digest import Digest
@@ -27,24 +24,46 @@ from pycore.errors import (
 )
 from pycore.oci.models import ImageConfig, InvalidDocument, Manifest
 from pycore.reference import Reference
-from pycore.store import index as index_file
-from pycore.store import workdir
-from pycore.store.index import ImageIndex, ImageRecord
-from pycore.store.store import Store
+from pycore.store.index import ImageRecord
 from pycore.structs import field, struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime
     from typing import Any, Literal
 
     from pycore.store.commit import LayerProgress
+    from pycore.store.index import ImageIndex
+    from pycore.store.store import Store
 
-InUse = Callable[[ImageRecord], str | None]
-"""Returns why an image may not be removed (e.g. "container abc123 uses it"), or None."""
+    StrPath = str | os.PathLike[str]
 
-_FULL_ID = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
-_ID_PREFIX = re.compile(r"(?:sha256:)?([0-9a-f]{1,64})")
+    InUse = Callable[[ImageRecord], str | None]
+    """Returns why an image may not be removed (e.g. "container abc123 uses it"), or None."""
+
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        # `InUse` at run time, built on first use: collections.abc is off the start path.
+        if name == "InUse":
+            from collections.abc import Callable
+
+            return Callable[[ImageRecord], str | None]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _id_hex(text: str, *, prefix: bool) -> str | None:
+    """The hex of an image id, `[sha256:]<64 hex>`, or with `prefix` of 1 to 64 hex digits
+    of one; None when `text` is neither."""
+    value = text.removeprefix("sha256:")
+    if not value or not _HEX.issuperset(value):
+        return None
+    return value if len(value) == 64 or (prefix and len(value) < 64) else None
 
 
 def _never_in_use(record: ImageRecord) -> str | None:
@@ -229,10 +248,12 @@ def parse_time(text: str | None) -> datetime | None:
     """An RFC 3339 time (nanoseconds allowed, as Go writes them) or None."""
     if not text:
         return None
+    import re  # listings only, not the start path
+    from datetime import datetime
+
     m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
     if not m:
         return None
-    from datetime import datetime
 
     frac = (m.group(2) or "")[:6].ljust(6, "0")
     zone = "+00:00" if m.group(3) == "Z" else m.group(3)
@@ -250,7 +271,7 @@ class _Garbage:
     """What a deletion frees: blobs (unlinked under the lock) and layers (renamed to trash)."""
 
     events: builtins.list[RemoveEvent] = field(default_factory=builtins.list)
-    trash: builtins.list[Path] = field(default_factory=builtins.list)
+    trash: builtins.list[StrPath] = field(default_factory=builtins.list)
     reclaimed: int = 0
 
 
@@ -366,7 +387,7 @@ class ImageService:
             garbage = _Garbage()
             new = self._remove_locked(idx, record, by_name, ref_or_id, force, garbage)
             if new is not idx:
-                index_file.write(self.store.layout.image_index, new)
+                _write_index(self.store, new)
             if new.by_manifest(record.manifest) is None:
                 self._collect_locked(new, [record], garbage)
         self._empty_trash(garbage)
@@ -416,7 +437,7 @@ class ImageService:
                 )
                 new = new.without(r.manifest)
             if victims:
-                index_file.write(self.store.layout.image_index, new)
+                _write_index(self.store, new)
             self._collect_locked(new, victims, garbage)
         self._empty_trash(garbage)
         return PruneReport(tuple(garbage.events), garbage.reclaimed)
@@ -448,6 +469,8 @@ class ImageService:
                     garbage.events.append(RemoveEvent("Deleted", str(diff_id)))
 
     def _empty_trash(self, garbage: _Garbage) -> None:
+        from pycore.store import workdir
+
         for path in garbage.trash:
             garbage.reclaimed += tree_size(path)
             workdir.remove_tree(path)
@@ -482,10 +505,10 @@ class ImageService:
 
     def _resolve(self, idx: ImageIndex, text: str) -> tuple[ImageRecord, str | None]:
         """The record `text` names, and the full name it matched when it matched by name."""
-        full = _FULL_ID.fullmatch(text)
-        if full:
-            found = [r for r in idx.images if r.config.hex == full.group(1)]
-            found = found or [r for r in idx.images if r.manifest.hex == full.group(1)]
+        full = _id_hex(text, prefix=False)
+        if full is not None:
+            found = [r for r in idx.images if r.config.hex == full]
+            found = found or [r for r in idx.images if r.manifest.hex == full]
             return _one(found, text), None
         ref: Reference | None = None
         bad: InvalidReference | None = None
@@ -502,9 +525,9 @@ class ImageService:
             record = idx.by_name(str(ref))
             if record is not None:
                 return record, str(ref)
-        prefix = _ID_PREFIX.fullmatch(text)
-        if prefix:
-            found = [r for r in idx.images if r.config.hex.startswith(prefix.group(1))]
+        prefix = _id_hex(text, prefix=True)
+        if prefix is not None:
+            found = [r for r in idx.images if r.config.hex.startswith(prefix)]
             if found:
                 return _one(found, text), None
         if bad is not None:
@@ -560,6 +583,12 @@ class ImageService:
 # -- helpers -------------------------------------------------------------------------------
 
 
+def _write_index(store: Store, idx: ImageIndex) -> None:
+    from pycore.store import index as index_file
+
+    index_file.write(store.layout.image_index, idx)
+
+
 def _tag_reference(text: str) -> Reference:
     ref = Reference.parse(text)
     if ref.digest is not None:
@@ -588,6 +617,8 @@ def _is_prefix(short: tuple[Digest, ...], long: tuple[Digest, ...]) -> bool:
 def _matcher(pattern: str) -> Callable[[Reference], bool]:
     """A name filter like Docker's `reference=` (globs do not cross '/')."""
     if any(c in pattern for c in "*?"):
+        import re  # `images` filters only, not the start path
+
         has_tag = pattern.rfind(":") > pattern.rfind("/")
         regex = re.compile(
             "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in pattern)
@@ -607,17 +638,17 @@ def _matcher(pattern: str) -> Callable[[Reference], bool]:
     return exact
 
 
-def _size_of(path: Path) -> int:
+def _size_of(path: StrPath) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except FileNotFoundError:
         return 0
 
 
-def tree_size(path: Path) -> int:
+def tree_size(path: StrPath) -> int:
     """Apparent size of the files under `path`, never following symlinks."""
     total = 0
-    stack = [path]
+    stack = [os.fspath(path)]
     while stack:
         try:
             entries = list(os.scandir(stack.pop()))
@@ -626,7 +657,7 @@ def tree_size(path: Path) -> int:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
+                    stack.append(entry.path)
                 else:
                     total += entry.stat(follow_symlinks=False).st_size
             except OSError:
@@ -637,7 +668,7 @@ def tree_size(path: Path) -> int:
 def verify_blob(store: Store, digest: Digest) -> str | None:
     """Why the stored blob `digest` is not intact (missing, or hashes to something else)."""
     path = store.layout.blob(digest)
-    if not path.exists():
+    if not os.path.exists(path):
         return "missing"
     try:
         actual = native.sha256_file(path)

@@ -218,7 +218,7 @@ def test_rmi_last_name_deletes_but_keeps_shared_layers(store: Store, service: Im
     assert service.check().ok
     service.remove("b:1")
     assert list(store.blobs()) == [] and list(store.layers()) == []
-    assert not [p for p in store.layout.tmp.iterdir() if not p.name.endswith(".lock")]
+    assert not [p for p in Path(store.layout.tmp).iterdir() if not p.name.endswith(".lock")]
 
 
 def test_rmi_by_id_in_several_repositories_needs_force(store: Store, service: ImageService) -> None:
@@ -284,7 +284,7 @@ def test_disk_usage(store: Store, service: ImageService) -> None:
     app(store, "b:1", content="b")
     usage = service.disk_usage()
     assert (usage.total, usage.active) == (2, 0)
-    blob_bytes = sum(store.layout.blob(d).stat().st_size for d in store.blobs())
+    blob_bytes = sum(Path(store.layout.blob(d)).stat().st_size for d in store.blobs())
     assert usage.size > blob_bytes  # blobs plus unpacked layers
     assert usage.reclaimable == usage.size
     shared = ImageService(store, in_use=lambda r: "used" if r.config == a.id else None)
@@ -314,7 +314,7 @@ def test_check_clean_store(store: Store, service: ImageService) -> None:
 def test_check_finds_and_repairs_corrupt_blob(store: Store, service: ImageService) -> None:
     a = app(store, "a:1", content="a")
     b = app(store, "b:1", content="b")
-    corrupt(store.layout.blob(a.layers[1].digest))
+    corrupt(Path(store.layout.blob(a.layers[1].digest)))
     report = service.check()
     assert not report.ok
     kinds = {(p.kind, p.subject) for p in report.problems}
@@ -340,7 +340,7 @@ def test_check_reextracts_missing_layer(store: Store, service: ImageService) -> 
     assert repaired.ok
     assert [(p.kind, p.repaired) for p in repaired.problems] == [("missing-layer", True)]
     assert store.has_layer(a.diff_ids[1])
-    assert (store.layer_path(a.diff_ids[1]) / "app" / "file").read_text() == "app"
+    assert (Path(store.layer_path(a.diff_ids[1])) / "app" / "file").read_text() == "app"
     assert service.get("a:1")
 
 
@@ -360,8 +360,8 @@ def test_check_missing_layer_and_blob_breaks_image(store: Store, service: ImageS
 def test_check_orphans_and_strays(store: Store, service: ImageService) -> None:
     app(store, "a:1")
     orphan = store.put_blob(b"nobody uses me")
-    (store.layout.layers / ("f" * 64)).mkdir()
-    (store.layout.blobs / "junk").write_text("x")
+    (Path(store.layout.layers) / ("f" * 64)).mkdir()
+    (Path(store.layout.blobs) / "junk").write_text("x")
     report = service.check()
     kinds = {(p.kind, p.subject) for p in report.problems}
     assert ("orphan-blob", str(orphan)) in kinds
@@ -375,7 +375,7 @@ def test_check_orphans_and_strays(store: Store, service: ImageService) -> None:
 
 def test_check_rebuilds_a_corrupt_index(store: Store, service: ImageService) -> None:
     a = app(store, "a:1")
-    store.layout.image_index.write_text("{ not json")
+    Path(store.layout.image_index).write_text("{ not json")
     with pytest.raises(StoreError, match="system check"):
         service.list()
     assert not service.check().ok

@@ -185,7 +185,7 @@ def test_system_check_corrupt_blob_missing_layer_and_repair(
 ) -> None:
     a = app(store, "a:1", "a")
     b = app(store, "b:1", "b")
-    blob = store.layout.blob(a.layers[1].digest)
+    blob = Path(store.layout.blob(a.layers[1].digest))
     os.chmod(blob, 0o644)
     data = bytearray(blob.read_bytes())
     data[10] ^= 0x01
@@ -234,7 +234,7 @@ def test_store_errors_are_one_line(tmp_path: Path) -> None:
 
 def test_corrupt_index_is_reported_then_repaired(store: Store, pycore: RunPycore) -> None:
     a = app(store, "a:1")
-    store.layout.image_index.write_text("garbage")
+    Path(store.layout.image_index).write_text("garbage")
     assert "system check" in fails(pycore("images"))
     assert "corrupt-index" in pycore("system", "check").stdout
     ok(pycore("system", "check", "--repair"))
@@ -286,15 +286,15 @@ def test_kill_during_commit_leaves_a_usable_store(store: Store, pycore: RunPycor
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "unpacking"
-        assert any(store.layout.tmp.iterdir())  # the unpack scratch dir is there
+        assert any(Path(store.layout.tmp).iterdir())  # the unpack scratch dir is there
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     time.sleep(0.1)
     assert ok(pycore("images", "-q")).split() == [keep.id.short]
-    leftovers = list(store.layout.tmp.iterdir())
+    leftovers = list(Path(store.layout.tmp).iterdir())
     assert leftovers == [], leftovers
-    assert not [p for p in store.layout.layers.iterdir() if p.name.startswith(".")]
+    assert not [p for p in Path(store.layout.layers).iterdir() if p.name.startswith(".")]
     result = pycore("system", "check", "--repair")  # the victim's blobs are orphans
     ok(result)
     assert "victim" not in ok(pycore("images"))
