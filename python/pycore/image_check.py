@@ -73,7 +73,7 @@ def _read_index(store: Store, scan: _Scan, repair: bool) -> ImageIndex:
             scan.problems.append(Problem("corrupt-index", "images/index.json", str(e)))
             return ImageIndex()
     with store.locked():
-        path = store.layout.image_index
+        path = Path(store.layout.image_index)
         try:
             return store.read_index()  # someone else repaired it meanwhile
         except StoreError:
@@ -95,7 +95,7 @@ def _read_index(store: Store, scan: _Scan, repair: bool) -> ImageIndex:
 def _rebuild_index(store: Store) -> ImageIndex:
     records = []
     for digest in _valid_blob_names(store):
-        path = store.layout.blob(digest)
+        path = Path(store.layout.blob(digest))
         try:
             if path.stat().st_size > _MAX_DOCUMENT or path.read_bytes()[:1] != b"{":
                 continue
@@ -118,7 +118,7 @@ def _scan_blobs(store: Store, scan: _Scan) -> None:
         if name.startswith("."):
             continue  # an atomic write in progress (or a dead one, swept with tmp/)
         if not _HEX64.fullmatch(name):
-            scan.strays.append(store.layout.blobs / name)
+            scan.strays.append(Path(store.layout.blobs, name))
             scan.problems.append(Problem("stray-file", f"blobs/sha256/{name}", "not a blob"))
             continue
         digest = Digest("sha256", name)
@@ -130,7 +130,7 @@ def _scan_blobs(store: Store, scan: _Scan) -> None:
 
 def _scan_layers(store: Store, scan: _Scan) -> None:
     for name in sorted(os.listdir(store.layout.layers)):
-        path = store.layout.layers / name
+        path = Path(store.layout.layers, name)
         if _HEX64.fullmatch(name) and path.is_dir() and not path.is_symlink():
             scan.layers.add(Digest("sha256", name))
         elif not name.startswith("."):
@@ -190,7 +190,7 @@ def _document_bytes(
         issues.append(f"{what} blob {digest.short} is {state}")
         return None
     try:
-        return store.layout.blob(digest).read_bytes()
+        return Path(store.layout.blob(digest)).read_bytes()
     except OSError as e:
         issues.append(f"{what} blob {digest.short} is unreadable ({e.strerror})")
         return None
@@ -256,7 +256,7 @@ def _repair(service: ImageService, scan: _Scan) -> None:
             moved = store.move_to_trash(store.layout.layer(diff_id))
             if moved is None:
                 continue
-            trash.append(moved)
+            trash.append(Path(moved))
             repaired.add(("orphan-layer", str(diff_id)))
             if not any(p.subject == str(diff_id) for p in scan.problems):
                 freed.append(Problem("orphan-layer", str(diff_id), "left by a broken image", True))

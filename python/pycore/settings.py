@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from pycore.structs import struct
 
-DEFAULT_ROOT = Path("/var/lib/pycore")
-DEFAULT_CERTS_DIR = Path("/etc/pycore/certs.d")
+# Paths are strings: pathlib (with the re, urllib and ipaddress it loads) costs every start.
+DEFAULT_ROOT = "/var/lib/pycore"
+DEFAULT_CERTS_DIR = "/etc/pycore/certs.d"
 # Like Docker, loopback registries are insecure (plain HTTP allowed) unless configured otherwise.
 DEFAULT_INSECURE_REGISTRIES: tuple[str, ...] = ("127.0.0.0/8", "::1/128", "localhost")
 DEFAULT_REGISTRY_TIMEOUT = 30.0
@@ -18,29 +18,31 @@ DEFAULT_REGISTRY_TIMEOUT = 30.0
 class Settings:
     """Global settings every service receives; built once in `cli.main` or by the API user."""
 
-    root: Path = DEFAULT_ROOT
+    root: str = DEFAULT_ROOT
     debug: bool = False
     # Registries: `certs_dir/<host:port>/ca.crt` trusts a CA for one registry; insecure
     # registries (host[:port] names or CIDRs) may speak plain HTTP; `auth_file` is a
     # Docker-compatible config.json (None: anonymous only); timeouts bound every socket wait.
-    certs_dir: Path = DEFAULT_CERTS_DIR
+    certs_dir: str = DEFAULT_CERTS_DIR
     insecure_registries: tuple[str, ...] = DEFAULT_INSECURE_REGISTRIES
-    auth_file: Path | None = None
+    auth_file: str | None = None
     registry_timeout: float = DEFAULT_REGISTRY_TIMEOUT
     # reproducible-builds.org's SOURCE_DATE_EPOCH: the `created` time of images pycore makes
     # (bootstrap, import) and the file times of the busybox rootfs. None: now.
     source_date_epoch: int | None = None
 
     @classmethod
-    def from_env(cls, root: str | Path | None = None, debug: bool | None = None) -> Settings:
+    def from_env(
+        cls, root: str | os.PathLike[str] | None = None, debug: bool | None = None
+    ) -> Settings:
         """Explicit values win over `PYCORE_ROOT` / `PYCORE_DEBUG`, which win over defaults."""
         env_root = os.environ.get("PYCORE_ROOT")
-        chosen = Path(root) if root else Path(env_root) if env_root else DEFAULT_ROOT
+        chosen = os.fspath(root) if root else env_root or DEFAULT_ROOT
         env_debug = os.environ.get("PYCORE_DEBUG", "") not in ("", "0")
         return cls(
-            root=chosen.absolute(),
+            root=os.path.abspath(chosen),
             debug=env_debug if debug is None else debug,
-            certs_dir=Path(os.environ.get("PYCORE_CERTS_DIR") or DEFAULT_CERTS_DIR),
+            certs_dir=os.environ.get("PYCORE_CERTS_DIR") or DEFAULT_CERTS_DIR,
             insecure_registries=_insecure_from_env(),
             auth_file=_auth_file_from_env(),
             registry_timeout=_float_env("PYCORE_REGISTRY_TIMEOUT", DEFAULT_REGISTRY_TIMEOUT),
@@ -56,16 +58,16 @@ def _insecure_from_env() -> tuple[str, ...]:
     return tuple(x.strip() for x in value.split(",") if x.strip())
 
 
-def _auth_file_from_env() -> Path:
+def _auth_file_from_env() -> str:
     """pycore's own `PYCORE_AUTH_FILE`, else Docker's `$DOCKER_CONFIG/config.json`, else
     `~/.docker/config.json`: the file `pycore login` writes and pull/push read."""
     own = os.environ.get("PYCORE_AUTH_FILE")
     if own:
-        return Path(own)
+        return own
     docker_config = os.environ.get("DOCKER_CONFIG")
     if docker_config:
-        return Path(docker_config) / "config.json"
-    return Path(os.path.expanduser("~")) / ".docker" / "config.json"
+        return os.path.join(docker_config, "config.json")
+    return os.path.join(os.path.expanduser("~"), ".docker", "config.json")
 
 
 def _float_env(name: str, default: float) -> float:

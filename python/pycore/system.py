@@ -30,9 +30,9 @@ def disk_usage(images: ImageService) -> tuple[DiskUsage, ...]:
     img = images.disk_usage()
     return (
         DiskUsage("Images", img.total, img.active, img.size, img.reclaimable),
-        _directory("Containers", lay.containers),
-        _directory("Local Volumes", lay.volumes),
-        _directory("Build Cache", lay.build_cache),
+        _directory("Containers", Path(lay.containers)),
+        _directory("Local Volumes", Path(lay.volumes)),
+        _directory("Build Cache", Path(lay.build_cache)),
     )
 
 

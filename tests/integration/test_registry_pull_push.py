@@ -51,7 +51,7 @@ def test_push_then_pull_round_trip(tmp_path: Path, registry: RegistryServer) -> 
     assert record is not None
     assert record.manifest == built.manifest_digest  # stored exactly as served
     assert dst.read_blob(record.manifest) == built.manifest_bytes
-    top = dst.layer_path(built.diff_ids[1])
+    top = Path(dst.layer_path(built.diff_ids[1]))
     assert (top / "etc/motd").read_text() == "hello\n"
     assert not os.listdir(dst.layout.downloads)  # no partial left behind
 

@@ -32,7 +32,7 @@ def serve(fake: FakeRegistry, store: Store, manifest: bytes, blobs: list[Digest]
         "1",
         manifest,
         mt.OCI_MANIFEST,
-        {str(d): store.blob_path(d).read_bytes() for d in blobs},
+        {str(d): Path(store.blob_path(d)).read_bytes() for d in blobs},
     )
 
 
@@ -66,7 +66,7 @@ def test_a_layer_is_unpacked_while_it_downloads(tmp_path: Path) -> None:
         deadline = time.monotonic() + 8  # under the client's 10 s read timeout
         while time.monotonic() < deadline and not extracted_at_half:
             extracted_at_half.extend(
-                sorted(p.name for p in dst.layout.tmp.glob("unpack-*/layer/data/*.bin"))
+                sorted(p.name for p in Path(dst.layout.tmp).glob("unpack-*/layer/data/*.bin"))
             )
             time.sleep(0.02)
 
@@ -79,7 +79,7 @@ def test_a_layer_is_unpacked_while_it_downloads(tmp_path: Path) -> None:
     assert extracted_at_half[:1] == ["00.bin"]
     assert result.digest == built.manifest_digest
     assert dst.has_blob(layer.digest) and dst.has_layer(diff_id)
-    assert (dst.layer_path(diff_id) / "data/11.bin").read_bytes() == files["data/11.bin"]
+    assert (Path(dst.layer_path(diff_id)) / "data/11.bin").read_bytes() == files["data/11.bin"]
     assert_nothing_left(dst)
     steps = [e.status for e in events if e.id == layer.digest.short]
     # One step at a time on the layer's line, in Docker's order.

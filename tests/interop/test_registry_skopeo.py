@@ -106,7 +106,7 @@ def test_pycore_pulls_what_skopeo_pushed(tmp_path: Path, registry: RegistryServe
     assert res.returncode == 0, res.stderr
     record = Store.open(tmp_path / "b").read_index().by_name(name)
     assert record is not None and record.manifest == built.manifest_digest
-    top = Store.open(tmp_path / "b").layer_path(built.diff_ids[1])
+    top = Path(Store.open(tmp_path / "b").layer_path(built.diff_ids[1]))
     assert (top / "usr/bin/x").stat().st_size == 4096
 
 

@@ -12,9 +12,9 @@ from pycore.store import atomic
 
 def test_write_json_replaces_whole_files_compact_or_indented(tmp_path: Path) -> None:
     target = tmp_path / "d" / "v.json"
-    atomic.write_json(target, {"a": [1, 2]})
+    atomic.write_json(target, {"a": [1, 2]}, indent=2)
     assert target.read_text() == '{\n  "a": [\n    1,\n    2\n  ]\n}\n'
-    atomic.write_json(target, {"a": [1, 2]}, indent=None)
+    atomic.write_json(target, {"a": [1, 2]})  # compact unless asked
     assert target.read_text() == '{"a":[1,2]}\n'
     assert os.listdir(target.parent) == ["v.json"]
 

@@ -60,7 +60,7 @@ def test_sweep_removes_only_old_empty_cgroups(tmp_path: Path) -> None:
         os.utime(tmp_path / h / "pycore" / "old", (0, 0))
         os.utime(tmp_path / h / "pycore" / "busy", (0, 0))
     assert sorted(cgroups.sweep(tmp_path)) == ["old", "old"]
-    found = sorted(d.parent.parent.name for d in cgroups.container_dirs("new", tmp_path))
+    found = sorted(Path(d).parent.parent.name for d in cgroups.container_dirs("new", tmp_path))
     assert found == ["memory", "pids"]
     assert cgroups.container_dirs("busy", tmp_path)
     cgroups.remove("new", tmp_path)

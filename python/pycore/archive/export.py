@@ -41,8 +41,8 @@ def blob_files(store: Store, images: list[ExportImage]) -> dict[Digest, Path]:
     """Every blob the images need (manifests first, then configs and layers), each once."""
     files: dict[Digest, Path] = {}
     for image in images:
-        files.setdefault(image.digest, store.blob_path(image.digest))
+        files.setdefault(image.digest, Path(store.blob_path(image.digest)))
     for image in images:
         for digest in image.blobs:
-            files.setdefault(digest, store.blob_path(digest))
+            files.setdefault(digest, Path(store.blob_path(digest)))
     return files

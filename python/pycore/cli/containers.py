@@ -312,7 +312,7 @@ def ps_cmd(
     parsed = Filters.parse(filters)
     root = settings(ctx).root
     # Not through ContainerService: listing needs the records only, not the engine's imports.
-    found = select(root / "containers", parsed, show_all=show_all, last=1 if latest else last)
+    found = select(f"{root}/containers", parsed, show_all=show_all, last=1 if latest else last)
     if quiet:
         for sel in found:
             click.echo(sel.container.id if no_trunc else sel.container.short_id)

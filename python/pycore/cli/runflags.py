@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from pycore.structs import struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from typing import Any, TypeVar
 
     from pycore.runtime.containers import ContainerService
@@ -170,7 +169,7 @@ def run_options(kw: dict[str, Any]) -> RunOptions:
     return RunOptions(
         command=tuple(kw["command"]),
         entrypoint=kw["entrypoint"],
-        env=env_entries(kw["env"], [Path(p) for p in kw["env_file"]], os.environ),
+        env=env_entries(kw["env"], kw["env_file"], os.environ),
         workdir=kw["workdir"],
         user=kw["user"],
         hostname=kw["hostname"],

@@ -54,11 +54,11 @@ class RegistryOptions:
     def from_settings(cls, settings: Settings) -> RegistryOptions:
         return cls(
             http=HttpOptions(
-                certs_dir=settings.certs_dir,
+                certs_dir=Path(settings.certs_dir),
                 insecure=settings.insecure_registries,
                 timeout=settings.registry_timeout,
             ),
-            auth_file=settings.auth_file,
+            auth_file=Path(settings.auth_file) if settings.auth_file else None,
         )
 
 

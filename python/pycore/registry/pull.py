@@ -291,7 +291,7 @@ class _Pull:
         """Fetch one blob into its stable partial file, resuming what an earlier pull left,
         then move it into the blob store, which verifies size and digest. A fresh download of
         a layer not yet unpacked is unpacked as it arrives (then True is returned)."""
-        path = self.store.layout.download(desc.digest)
+        path = Path(self.store.layout.download(desc.digest))
         fd = _open_locked(path)
         try:
             if self.store.has_blob(desc.digest):  # another pull finished it while we waited

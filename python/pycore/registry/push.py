@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from pycore.digest import Digest
 from pycore.errors import InvalidReference, PushSourceNotFound, UsageError
@@ -116,7 +117,7 @@ class _Push:
                     self.mounted += 1
                 return
             break  # the registry opened an upload instead: use it
-        path = self.store.blob_path(desc.digest)
+        path = Path(self.store.blob_path(desc.digest))
         size = path.stat().st_size
         if location is None:
             location = client.start_upload(self.repo)

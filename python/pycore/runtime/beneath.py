@@ -7,11 +7,9 @@ copy that `cp` and volume pre-fill use."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterator
 
 from pycore.structs import struct
 
@@ -113,15 +111,22 @@ def _done(stack: list[int], cur: int, name: str) -> Resolved:
     return Resolved(cur, name)
 
 
-@contextlib.contextmanager
-def opened_dir(root: int, path: str) -> Iterator[int]:
-    """An O_RDONLY directory fd for `path` beneath `root` (symlinks followed inside it)."""
-    with resolve(root, path) as r:
-        fd = r.open(os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
+class opened_dir:
+    """An O_RDONLY directory fd for `path` beneath `root` (symlinks followed inside it),
+    closed when the block ends."""
+
+    __slots__ = ("_fd", "_path", "_root")
+
+    def __init__(self, root: int, path: str) -> None:
+        self._root, self._path, self._fd = root, path, -1
+
+    def __enter__(self) -> int:
+        with resolve(self._root, self._path) as r:
+            self._fd = r.open(os.O_RDONLY | os.O_DIRECTORY)
+        return self._fd
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._fd)
 
 
 @struct(frozen=True, slots=True)
@@ -217,10 +222,12 @@ def _finish_fd(fd: int, st: os.stat_result, owner: Owner, src: int) -> None:
     os.fchown(fd, uid, gid)
     # After chown, which clears set-id bits.
     os.fchmod(fd, stat.S_IMODE(st.st_mode))
-    with contextlib.suppress(OSError):
+    try:
         for key in os.listxattr(src):
             if key.startswith(("user.", "security.capability")):
                 os.setxattr(fd, key, os.getxattr(src, key))
+    except OSError:
+        pass
 
 
 def _chown(dir_fd: int, name: str, st: os.stat_result, owner: Owner) -> None:

@@ -5,11 +5,8 @@ The runtime (Rust) creates the cgroup and moves the container in before its code
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import time
-from pathlib import Path
 
 from pycore.errors import UsageError
 from pycore.structs import struct
@@ -18,12 +15,13 @@ TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
     from typing import Any
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+    StrPath = str | os.PathLike[str]
+
+CGROUP_ROOT = "/sys/fs/cgroup"
 PARENT = "pycore"
 CPU_PERIOD = 100_000
 MIN_MEMORY = 6 * 1024 * 1024  # Docker refuses less ("Minimum memory limit allowed is 6MB").
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
@@ -70,10 +68,13 @@ class Resources:
 
 def parse_size(text: str) -> int:
     """Docker's RAMInBytes: `64m`, `1g`, `512k`, `100` (bytes); binary units."""
-    m = _SIZE.fullmatch(text.strip())
-    if not m:
+    from pycore.units import split_size
+
+    parsed = split_size(text, "kmgtp")
+    if parsed is None:
         raise UsageError(f"invalid size: {text!r}")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    number, unit = parsed
+    return int(number * _UNITS[unit])
 
 
 def parse(
@@ -132,31 +133,34 @@ def cgroups_path(container_id: str) -> str:
     return f"/{PARENT}/{container_id}"
 
 
-def _hierarchies(root: Path) -> list[Path]:
+def _hierarchies(root: StrPath) -> list[str]:
     """The hierarchies a container's cgroup may be under: the v2 tree, or each v1 one and
     the hybrid layout's `unified`."""
-    if (root / "cgroup.controllers").exists():
+    root = os.fspath(root)
+    if os.path.exists(f"{root}/cgroup.controllers"):
         return [root]
     try:
         names = os.listdir(root)
     except OSError:
         return []
-    return [root / n for n in names if (root / n / "cgroup.procs").exists()]
+    return [f"{root}/{n}" for n in names if os.path.exists(f"{root}/{n}/cgroup.procs")]
 
 
-def container_dirs(container_id: str, root: Path = CGROUP_ROOT) -> list[Path]:
+def container_dirs(container_id: str, root: StrPath = CGROUP_ROOT) -> list[str]:
     """The container's cgroup directories that exist now."""
-    return [d for h in _hierarchies(root) if (d := h / PARENT / container_id).is_dir()]
+    return [d for h in _hierarchies(root) if os.path.isdir(d := f"{h}/{PARENT}/{container_id}")]
 
 
-def remove(container_id: str, root: Path = CGROUP_ROOT) -> None:
+def remove(container_id: str, root: StrPath = CGROUP_ROOT) -> None:
     """Remove the container's cgroups; ones still holding processes stay (EBUSY)."""
     for d in container_dirs(container_id, root):
-        with contextlib.suppress(OSError):
-            d.rmdir()
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
-def sweep(root: Path = CGROUP_ROOT, *, min_age: float = 30.0) -> list[str]:
+def sweep(root: StrPath = CGROUP_ROOT, *, min_age: float = 30.0) -> list[str]:
     """Remove empty container cgroups left by monitors that were killed (`kill -9`).
 
     A cgroup with processes cannot be removed (EBUSY), so this never touches a running
@@ -166,7 +170,7 @@ def sweep(root: Path = CGROUP_ROOT, *, min_age: float = 30.0) -> list[str]:
     removed = []
     for h in _hierarchies(root):
         try:  # scandir: the parent also holds the controller's files (no stat for those)
-            entries = list(os.scandir(h / PARENT))
+            entries = list(os.scandir(f"{h}/{PARENT}"))
         except OSError:
             continue
         for entry in entries:

@@ -4,14 +4,10 @@ under its own monitor (`pycore.native.start_container`), so no pycore process ha
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import time
-from collections.abc import Iterator, Sequence
-from pathlib import Path
 
-from pycore import native
+from pycore import jsonio, native
 from pycore.errors import (
     Conflict,
     ContainerError,
@@ -29,6 +25,7 @@ from pycore.store.store import Store
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
     from typing import Any
 
 _ADJECTIVES = (
@@ -104,7 +101,8 @@ def _now() -> str:
 
 def _host_resolv_conf() -> str:
     try:
-        lines = Path("/etc/resolv.conf").read_text().splitlines()
+        with open("/etc/resolv.conf", encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
     except OSError:
         lines = []
     # Loopback resolvers of the host are unreachable from a container's own network.
@@ -175,9 +173,9 @@ class ContainerService:
             raise ImageNotFound(f"Unable to find image '{_familiar(image_ref)}' locally") from e
         layout = self.store.layout
         layers = [layout.layer(d) for d in reversed(image.diff_ids)]
-        for layer in layers:
-            if not layer.is_dir():
-                raise ContainerError(f"image {image_ref}: layer {layer.name[:12]} is missing")
+        for diff_id, layer in zip(reversed(image.diff_ids), layers, strict=True):
+            if not os.path.isdir(layer):
+                raise ContainerError(f"image {image_ref}: layer {diff_id.hex[:12]} is missing")
         if not layers:
             raise ContainerError(f"image {image_ref} has no layers")
         cid = os.urandom(32).hex()
@@ -196,7 +194,7 @@ class ContainerService:
         cid: str,
         image_ref: str,
         image: Any,
-        layers: Sequence[Path],
+        layers: Sequence[str],
         opts: RunOptions,
         name: str | None,
         auto_remove: bool,
@@ -204,10 +202,10 @@ class ContainerService:
         from pycore.runtime.spec import resolve_process
 
         image_cfg = image.config.container_config
-        cdir.path.mkdir(mode=0o700, parents=True)
+        os.makedirs(cdir.path, mode=0o700)
         records.mark_creating(cdir)
         for d in (cdir.rootfs, cdir.upper, cdir.work, cdir.bundle):
-            d.mkdir(mode=0o755)
+            os.mkdir(d, 0o755)
         proc = resolve_process(image_cfg, opts)
         user = users.resolve(
             proc.user,
@@ -232,9 +230,7 @@ class ContainerService:
             image_cfg,
             opts,
             hostname=hostname,
-            rootfs=Rootfs(
-                str(cdir.rootfs), tuple(map(str, layers)), str(cdir.upper), str(cdir.work)
-            ),
+            rootfs=Rootfs(cdir.rootfs, tuple(layers), cdir.upper, cdir.work),
             user=user,
             seccomp=None if opts.privileged else seccomp.oci_seccomp(caps),
             etc_files=etc,
@@ -248,7 +244,7 @@ class ContainerService:
             spec["linux"]["resources"] = opts.resources.oci()
         if opts.restart.name != "no":
             spec["annotations"][restart.ANNOTATION] = str(opts.restart)
-        atomic.write_json(cdir.bundle / "config.json", spec, mode=0o600, indent=None)
+        atomic.write_json(f"{cdir.bundle}/config.json", spec, mode=0o600)
         record = {
             "Id": cid,
             "Created": _now(),
@@ -316,13 +312,14 @@ class ContainerService:
         if opts.network != "host":
             hosts += f"127.0.1.1\t{hostname}\n"
         files = {
-            "/etc/hostname": (cdir.path / "hostname", f"{hostname}\n"),
-            "/etc/hosts": (cdir.path / "hosts", hosts),
-            "/etc/resolv.conf": (cdir.path / "resolv.conf", _host_resolv_conf()),
+            "/etc/hostname": (f"{cdir.path}/hostname", f"{hostname}\n"),
+            "/etc/hosts": (f"{cdir.path}/hosts", hosts),
+            "/etc/resolv.conf": (f"{cdir.path}/resolv.conf", _host_resolv_conf()),
         }
         for path, text in files.values():
-            path.write_text(text)
-        return {dest: str(path) for dest, (path, _) in files.items()}
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+        return {dest: path for dest, (path, _) in files.items()}
 
     # -- start and run -----------------------------------------------------------------
 
@@ -335,11 +332,16 @@ class ContainerService:
         if c.running:
             return None
         if c.state.monitor_alive:  # the last run's monitor is still releasing its endpoint
-            with contextlib.suppress(ContainerError):
+            try:
                 self.wait(c, timeout=60)
+            except ContainerError:
+                pass
         # Until the monitor records itself, the mark tells `rm` a start is under way.
         records.mark_starting(c.dir)
-        c.dir.state.unlink(missing_ok=True)
+        try:
+            os.unlink(c.dir.state)
+        except FileNotFoundError:
+            pass
         restart.clear_stopped(c.dir.state)
         from pycore.network import wiring
         from pycore.runtime import volumes
@@ -415,11 +417,13 @@ class ContainerService:
         return c
 
     def _signal(self, c: Container, sig: int) -> None:
-        raw = json.loads(c.dir.state.read_bytes())
+        raw = records.raw_state(c.dir.text) or {}
         pid, start = raw.get("pid"), raw.get("pid_start")
+        if not isinstance(pid, int):
+            return
         try:
             fd = os.pidfd_open(pid)
-        except (OSError, TypeError):
+        except OSError:
             return
         try:
             # Checked after opening the pidfd: the fd now pins the process we verified.
@@ -438,7 +442,7 @@ class ContainerService:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.005
         while True:
-            if not c.dir.path.exists():
+            if not os.path.exists(c.dir.path):
                 return c.state.exit_code or 0
             state = records.read_state(c.dir)
             if state.status == "exited" and not state.monitor_alive:
@@ -479,8 +483,10 @@ class ContainerService:
                 )
             restart.mark_stopped(c.dir.state)
             self._signal(c, SIGKILL)
-            with contextlib.suppress(ContainerError, Conflict):
+            try:
                 self.wait(c, timeout=30)
+            except (ContainerError, Conflict):
+                pass
         from pycore.network import wiring
 
         wiring.on_remove(self.store, c.id, c.record)
@@ -513,13 +519,13 @@ class ContainerService:
         """(stream, time, text) for every logged line, oldest first."""
         c = self.get(ref)
         try:
-            f = c.dir.log.open("rb")
+            f = open(c.dir.log, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
             return
         with f:
             for line in f:
                 try:
-                    entry = json.loads(line)
+                    entry = jsonio.loads(line)
                     yield entry["stream"], entry["time"], entry["log"]
                 except (ValueError, KeyError):
                     continue
@@ -547,7 +553,7 @@ class ContainerService:
             "FinishedAt": s.finished_at or "0001-01-01T00:00:00Z",
         }
         out["RestartCount"] = s.restart_count
-        out["LogPath"] = str(c.dir.log)
+        out["LogPath"] = c.dir.log
         from pycore.network import wiring
 
         out["NetworkSettings"] = wiring.settings(self.store, c.id, c.record)

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pycore import native
 from pycore.errors import ContainerNotRunning, UsageError
-from pycore.runtime import users
+from pycore.runtime import records, users
 from pycore.runtime.containers import Container, ContainerService
 from pycore.runtime.records import start_time
 from pycore.structs import struct
@@ -43,10 +42,7 @@ class ExecResult:
 def running_process(c: Container) -> tuple[int, int]:
     """(pid, start time) of the container's init; ContainerNotRunning unless it runs."""
     if c.running:
-        try:
-            raw = json.loads(c.dir.state.read_bytes())
-        except (OSError, ValueError):
-            raw = {}
+        raw = records.raw_state(c.dir.text) or {}
         pid, start = raw.get("pid"), raw.get("pid_start")
         if isinstance(pid, int) and isinstance(start, int) and start_time(pid) == start:
             return pid, start
@@ -114,10 +110,9 @@ def cgroup_procs(pid: int, monitor_pid: int | None) -> list[Path]:
 
 def _spec(c: Container) -> dict[str, Any]:
     try:
-        value = json.loads((c.dir.bundle / "config.json").read_bytes())
+        return records.bundle_spec(c.dir)
     except (OSError, ValueError) as e:
         raise ContainerNotRunning(f"container {c.id}: its bundle is unreadable: {e}") from e
-    return value if isinstance(value, dict) else {}
 
 
 def exec_in(service: ContainerService, ref: str, opts: ExecOptions) -> ExecResult:
@@ -152,10 +147,7 @@ def exec_in(service: ContainerService, ref: str, opts: ExecOptions) -> ExecResul
     )
     if opts.user is not None and not any(e.startswith("HOME=") for e in opts.env):
         env = merge_env(env, [f"HOME={user.home}"])
-    try:
-        monitor = json.loads(c.dir.state.read_bytes()).get("monitor_pid")
-    except (OSError, ValueError):
-        monitor = None
+    monitor = (records.raw_state(c.dir.text) or {}).get("monitor_pid")
     exec_pid, code = native.exec_process(
         c.dir.bundle,
         pid,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
 import stat
 import tarfile
@@ -44,10 +43,9 @@ class Change:
 
 def _spec(c: Container) -> dict[str, Any]:
     try:
-        value = json.loads((c.dir.bundle / "config.json").read_bytes())
+        return records.bundle_spec(c.dir)
     except (OSError, ValueError) as e:
         raise ContainerError(f"container {c.short_id}: unreadable bundle: {e}") from e
-    return value if isinstance(value, dict) else {}
 
 
 def _lowers(c: Container) -> list[Path]:
@@ -76,7 +74,7 @@ def merged_root(c: Container) -> Iterator[int]:
     state = records.read_state(c.dir)
     if state.status == "running" and state.pid:
         try:
-            raw = json.loads(c.dir.state.read_bytes())
+            raw = records.raw_state(c.dir.text) or {}
             fd = os.open(f"/proc/{state.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         except (OSError, ValueError):
             fd = -1

@@ -5,12 +5,12 @@ following the log until the container exits."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 from pycore.errors import UsageError
 from pycore.structs import struct
@@ -98,7 +98,7 @@ def _window(
 
 
 def read(
-    path: Path,
+    path: str | os.PathLike[str],
     *,
     since: float | None = None,
     until: float | None = None,
@@ -110,7 +110,7 @@ def read(
     of them; with `follow` (a "still running?" check), new entries as they are written until
     the container has exited and the log is drained (or `until` has passed)."""
     try:
-        f = path.open("rb")
+        f = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         return
     with f:

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
-from pathlib import Path
-
 from pycore.errors import UsageError
 from pycore.runtime.cgroups import Resources
-from pycore.runtime.mounts import MountSpec
+from pycore.runtime.mounts import MountSpec, valid_name
 from pycore.runtime.restart import RestartPolicy
 from pycore.structs import field, struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from os import PathLike
+
     from pycore.network.ports import PortBinding
 
 # none, host, default (the `bridge` network), container:<name|id>, or a network's name/id.
 NetworkMode = str
-
-_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 
 
 @struct(frozen=True, slots=True)
@@ -57,7 +54,7 @@ class RunOptions:
 def check_name(name: str) -> str:
     """Docker's container name rule; a leading '/' is accepted and dropped."""
     bare = name[1:] if name.startswith("/") else name
-    if not _NAME.fullmatch(bare):
+    if not valid_name(bare):
         raise UsageError(
             f"invalid container name ({name!r}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )
@@ -69,20 +66,23 @@ def parse_network(value: str | None) -> NetworkMode:
         return "default"
     if value.startswith("container:") and value.partition(":")[2]:
         return value
-    if value in ("none", "host") or _NAME.fullmatch(value):
+    if value in ("none", "host") or valid_name(value):
         return value
     raise UsageError(f"invalid network {value!r}")
 
 
 def env_entries(
-    items: Iterable[str], env_files: Iterable[Path], host_env: Mapping[str, str]
+    items: Iterable[str],
+    env_files: Iterable[str | PathLike[str]],
+    host_env: Mapping[str, str],
 ) -> tuple[str, ...]:
     """`--env-file` entries first, then `-e`, as Docker orders them. `KEY` alone takes the
     caller's value, or is dropped when the caller has none."""
     out: list[str] = []
     for path in env_files:
         try:
-            text = path.read_text()
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
         except OSError as e:
             raise UsageError(f"cannot read env file {path}: {e.strerror}") from e
         for line in text.splitlines():

@@ -145,7 +145,7 @@ def top(c: Container, ps_args: Sequence[str] = ()) -> tuple[list[str], list[list
 
 def _freezer(c: Container) -> tuple[Path, bytes, bytes] | None:
     """(file, frozen value, thawed value) of the container's freezer, if it has one."""
-    for d in cgroups.container_dirs(c.id):
+    for d in map(Path, cgroups.container_dirs(c.id)):
         if (d / "freezer.state").exists():
             return d / "freezer.state", b"FROZEN", b"THAWED"
         if (d / "cgroup.freeze").exists():
@@ -154,7 +154,7 @@ def _freezer(c: Container) -> tuple[Path, bytes, bytes] | None:
 
 
 def _stopped_marker(c: Container) -> Path:
-    return c.dir.path / "paused"
+    return Path(c.dir.path, "paused")
 
 
 def is_paused(c: Container) -> bool:
@@ -246,7 +246,7 @@ def _kv(path: Path) -> dict[str, int]:
 def sample(c: Container) -> Sample:
     """One reading of the container's usage: from its cgroup (v1 cpuacct/memory/pids, or the
     v2 files) when it has one, else summed over /proc of its processes."""
-    dirs = {d.parent.parent.name: d for d in cgroups.container_dirs(c.id)}
+    dirs = {d.parent.parent.name: d for d in map(Path, cgroups.container_dirs(c.id))}
     total = _mem_total()
     now = time.monotonic()
     cpu = mem = limit = pids = None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -11,7 +12,9 @@ from pycore.errors import UsageError
 from pycore.structs import struct
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from os import PathLike
+
+    StrPath = str | PathLike[str]
 
     from pycore.runtime.records import Container
 
@@ -141,7 +144,7 @@ def docker_status(c: Container) -> str:
 
 
 def select(
-    containers: Path, filters: Filters, *, show_all: bool = False, last: int = -1
+    containers: StrPath, filters: Filters, *, show_all: bool = False, last: int = -1
 ) -> list[Selected]:
     """`ps` of the store directory `containers`: running containers (all with `show_all`, a
     status filter or `last`), filtered, newest first, the `last` N when N >= 0."""
@@ -161,7 +164,7 @@ def select(
     return kept
 
 
-def published_ports(root: Path, c: Container) -> str:
+def published_ports(root: StrPath, c: Container) -> str:
     """Docker's PORTS column: `0.0.0.0:8080->80/tcp` for each port published on a running
     container (read from its network endpoint's record), then `80/tcp` for each port it
     exposes without publishing. Docker joins ranges (`8000-8001->80-81/tcp`); this lists
@@ -173,7 +176,7 @@ def published_ports(root: Path, c: Container) -> str:
         return ""
     from pycore.network.records import NetDirs, read_endpoint
 
-    endpoint = read_endpoint(NetDirs(root / "networks"), c.id) or {}
+    endpoint = read_endpoint(NetDirs(f"{os.fspath(root)}/networks"), c.id) or {}
     published: list[tuple[int, str, str, int]] = []
     for raw in endpoint.get("Ports") or []:
         try:
@@ -191,9 +194,11 @@ def published_ports(root: Path, c: Container) -> str:
     return ", ".join(shown)
 
 
-def sizes(root: Path, containers: Sequence[Container]) -> dict[str, str]:
+def sizes(root: StrPath, containers: Sequence[Container]) -> dict[str, str]:
     """`ps -s`: Docker's SIZE, `<writable layer> (virtual <writable + image>)`; the image's
     size as `pycore images` shows it. Walks each container's upper directory."""
+    from pathlib import Path
+
     from pycore.errors import PycoreError
     from pycore.image import ImageService, tree_size
     from pycore.store.store import Store
@@ -208,6 +213,6 @@ def sizes(root: Path, containers: Sequence[Container]) -> dict[str, str]:
                 image_sizes[c.image_id] = images.get(c.image_id).size
             except PycoreError:
                 image_sizes[c.image_id] = 0  # removed since (`rmi -f`)
-        rw = tree_size(c.dir.upper)
+        rw = tree_size(Path(c.dir.upper))
         out[c.id] = f"{human_size(rw)} (virtual {human_size(rw + image_sizes[c.image_id])})"
     return out

@@ -5,12 +5,10 @@ container's only while its start time matches the one recorded."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import time
-from pathlib import Path
 
+from pycore import jsonio
 from pycore.store import atomic
 from pycore.structs import struct
 
@@ -25,14 +23,12 @@ STARTING = "starting"
 
 
 class ContainerDir:
-    """Paths of one container's directory. Made from a string, it builds its `Path` on first
-    use: `ps` makes a thousand of these and may never need one."""
+    """Paths of one container's directory, as strings (no pathlib on the run path)."""
 
-    __slots__ = ("_path", "_text")
+    __slots__ = ("_text",)
 
-    def __init__(self, path: Path | str) -> None:
-        self._text = str(path) if isinstance(path, Path) else path
-        self._path = path if isinstance(path, Path) else None
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._text = os.fspath(path)
 
     def __repr__(self) -> str:
         return f"ContainerDir({self._text!r})"
@@ -44,43 +40,40 @@ class ContainerDir:
         return hash(self._text)
 
     @property
-    def path(self) -> Path:
-        if self._path is None:
-            self._path = Path(self._text)
-        return self._path
-
-    @property
-    def text(self) -> str:
-        """The directory as a string, without building a Path."""
+    def path(self) -> str:
         return self._text
 
     @property
-    def config(self) -> Path:
-        return self.path / "container.json"
+    def text(self) -> str:
+        return self._text
 
     @property
-    def state(self) -> Path:
-        return self.path / "state.json"
+    def config(self) -> str:
+        return f"{self._text}/container.json"
 
     @property
-    def log(self) -> Path:
-        return self.path / "container.log"
+    def state(self) -> str:
+        return f"{self._text}/state.json"
 
     @property
-    def bundle(self) -> Path:
-        return self.path / "bundle"
+    def log(self) -> str:
+        return f"{self._text}/container.log"
 
     @property
-    def rootfs(self) -> Path:
-        return self.path / "rootfs"
+    def bundle(self) -> str:
+        return f"{self._text}/bundle"
 
     @property
-    def upper(self) -> Path:
-        return self.path / "upper"
+    def rootfs(self) -> str:
+        return f"{self._text}/rootfs"
 
     @property
-    def work(self) -> Path:
-        return self.path / "work"
+    def upper(self) -> str:
+        return f"{self._text}/upper"
+
+    @property
+    def work(self) -> str:
+        return f"{self._text}/work"
 
 
 @struct(frozen=True, slots=True)
@@ -191,7 +184,7 @@ def raw_state(cdir_path: str) -> dict[str, Any] | None:
     """`state.json` of a container directory as written; None when there is none; {} when it
     cannot be read or parsed."""
     try:
-        raw = json.loads(_read(f"{cdir_path}/state.json"))
+        raw = jsonio.loads(_read(f"{cdir_path}/state.json"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
@@ -259,7 +252,7 @@ def start_under_way(cdir: ContainerDir) -> bool:
         return False
 
 
-def _mark(path: Path) -> None:
+def _mark(path: str) -> None:
     """`pid start-time` of this process into `path`, by rename (not synced: a liveness mark
     means nothing after a reboot)."""
     me = os.getpid()
@@ -275,12 +268,14 @@ def _mark(path: Path) -> None:
 def mark_starting(cdir: ContainerDir) -> None:
     """Written by `start` before the monitor is spawned (the state file is gone by then and
     until the monitor writes it); removed by `start` once the monitor has reported."""
-    _mark(cdir.path / STARTING)
+    _mark(f"{cdir.text}/{STARTING}")
 
 
 def unmark_starting(cdir: ContainerDir) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (cdir.path / STARTING).unlink()
+    try:
+        os.unlink(f"{cdir.text}/{STARTING}")
+    except FileNotFoundError:
+        pass
 
 
 def read_config(cdir: ContainerDir) -> dict[str, Any] | None:
@@ -289,32 +284,40 @@ def read_config(cdir: ContainerDir) -> dict[str, Any] | None:
 
 def config_at(path: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(_read(path))
+        value = jsonio.loads(_read(path))
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def bundle_spec(cdir: ContainerDir) -> dict[str, Any]:
+    """The container's runtime spec (`bundle/config.json`); raises OSError or ValueError."""
+    value = jsonio.loads(_read(f"{cdir.bundle}/config.json"))
+    return value if isinstance(value, dict) else {}
 
 
 def write_config(cdir: ContainerDir, value: dict[str, Any]) -> None:
     atomic.write_json(cdir.config, value, mode=0o600)
 
 
-def list_dirs(containers: Path) -> list[ContainerDir]:
+def list_dirs(containers: str | os.PathLike[str]) -> list[ContainerDir]:
+    base = os.fspath(containers)
     try:
-        names = os.listdir(containers)
+        names = os.listdir(base)
     except FileNotFoundError:
         return []
-    base = str(containers)
     return [ContainerDir(f"{base}/{n}") for n in names if len(n) == 64]
 
 
 def mark_creating(cdir: ContainerDir) -> None:
     """Who makes this directory (pid and start time), until its record is written: a create
     killed before that leaves a directory `sweep_unrecorded` can tell from one in progress."""
-    _mark(cdir.path / CREATING)
+    _mark(f"{cdir.text}/{CREATING}")
 
 
-def sweep_unrecorded(containers: Path, *, min_age: float = 60.0) -> list[ContainerDir]:
+def sweep_unrecorded(
+    containers: str | os.PathLike[str], *, min_age: float = 60.0
+) -> list[ContainerDir]:
     """Directories without a record whose creator is dead (by its `creating` mark; without
     one, older than `min_age` seconds): what a killed `create` left, for the caller to
     discard."""
@@ -358,7 +361,7 @@ def load(cdir: ContainerDir) -> Container | None:
     )
 
 
-def load_all(containers: Path) -> list[Container]:
+def load_all(containers: str | os.PathLike[str]) -> list[Container]:
     """Every container of a store, newest first: one record and at most one state file read
     per container, /proc looked at only for those recorded as running."""
     found = [c for c in map(load, list_dirs(containers)) if c is not None]

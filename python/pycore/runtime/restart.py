@@ -5,13 +5,14 @@ the CLI). Without a daemon there is no daemon restart: `always` and `unless-stop
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from pycore.errors import UsageError
 from pycore.structs import struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from os import PathLike
     from typing import Any
 
 ANNOTATION = "org.pycore.restart"
@@ -49,14 +50,17 @@ def parse(text: str | None) -> RestartPolicy:
     return RestartPolicy(name, int(count))
 
 
-def stop_marker(state: Path) -> Path:
+def stop_marker(state: str | PathLike[str]) -> str:
     """The file that tells the monitor the user stopped the container (see the Rust twin)."""
-    return state.with_name("stopped")
+    return os.path.join(os.path.dirname(state), "stopped")
 
 
-def mark_stopped(state: Path) -> None:
-    stop_marker(state).touch()
+def mark_stopped(state: str | PathLike[str]) -> None:
+    os.close(os.open(stop_marker(state), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
 
 
-def clear_stopped(state: Path) -> None:
-    stop_marker(state).unlink(missing_ok=True)
+def clear_stopped(state: str | PathLike[str]) -> None:
+    try:
+        os.unlink(stop_marker(state))
+    except FileNotFoundError:
+        pass

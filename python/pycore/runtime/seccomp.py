@@ -5,14 +5,13 @@ exactly as moby's `setupSeccomp` does."""
 
 from __future__ import annotations
 
-import functools
-import json
 import os
-from collections.abc import Collection
-from pathlib import Path
+
+from pycore import jsonio
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from typing import Any
 
 # Docker's names for the machine (`includes.arches`) and libseccomp's (`archMap`).
@@ -20,11 +19,11 @@ _DOCKER_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "x86", "s390x": "
 _SCMP_ARCH = {"x86_64": "SCMP_ARCH_X86_64", "aarch64": "SCMP_ARCH_AARCH64"}
 
 
-@functools.cache
 def default_profile() -> dict[str, Any]:
+    """The profile as shipped; a fresh copy per call (a command needs it once)."""
     # Beside this module (not importlib.resources: its import costs the run path ~4 ms).
-    data = Path(__file__).with_name("seccomp_default.json").read_bytes()
-    profile: dict[str, Any] = json.loads(data)
+    with open(os.path.join(os.path.dirname(__file__), "seccomp_default.json"), "rb") as f:
+        profile: dict[str, Any] = jsonio.loads(f.read())
     return profile
 
 

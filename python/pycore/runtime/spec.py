@@ -4,8 +4,6 @@ Pure: no I/O; everything it needs from the disk comes in as arguments."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from pycore.errors import ContainerError, UsageError
 from pycore.runtime.options import RunOptions
 from pycore.runtime.users import ResolvedUser
@@ -13,6 +11,7 @@ from pycore.structs import struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
 OCI_VERSION = "1.2.0"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
-from pathlib import Path
 
 from pycore.errors import ContainerError
 from pycore.structs import struct
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 @struct(frozen=True, slots=True)
@@ -20,10 +22,10 @@ class ResolvedUser:
     home: str
 
 
-def read_image_file(layers: Sequence[Path], rel: str) -> str | None:
+def read_image_file(layers: Sequence[str | os.PathLike[str]], rel: str) -> str | None:
     """The file `rel` as the container would see it in these layers (top first)."""
     for layer in layers:
-        path = layer / rel
+        path = os.path.join(layer, rel)
         try:
             st = os.lstat(path)
         except FileNotFoundError:
@@ -36,15 +38,16 @@ def read_image_file(layers: Sequence[Path], rel: str) -> str | None:
             return None  # an overlay whiteout
         if not stat.S_ISREG(st.st_mode):
             return None
-        return path.read_text(errors="replace")
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
     return None
 
 
-def _whited_out(layer: Path, rel: str) -> bool:
+def _whited_out(layer: str | os.PathLike[str], rel: str) -> bool:
     parts = rel.split("/")
     for i in range(1, len(parts)):
         try:
-            st = os.lstat(layer.joinpath(*parts[:i]))
+            st = os.lstat(os.path.join(layer, *parts[:i]))
         except OSError:
             return False
         if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:

@@ -8,15 +8,11 @@ removes the anonymous volumes of containers that go (`--rm`, a create that died)
 from __future__ import annotations
 
 import builtins
-import contextlib
-import json
 import os
 import stat
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-from pycore import native
+from pycore import jsonio, native
 from pycore.errors import Conflict, NotFound, UsageError
 from pycore.runtime import beneath, records
 from pycore.runtime.mounts import MountSpec, check_volume_name, tmpfs_options
@@ -26,7 +22,10 @@ from pycore.structs import field, struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
+
+    StrPath = str | os.PathLike[str]
 
 
 class VolumeNotFound(NotFound):
@@ -39,7 +38,7 @@ class Volume:
 
     name: str
     created: str
-    path: Path
+    path: str
     labels: Mapping[str, str] = field(default_factory=dict)
     anonymous: bool = False
     # The container whose create made this anonymous volume: what a killed create left can
@@ -47,8 +46,8 @@ class Volume:
     owner: str = ""
 
     @property
-    def mountpoint(self) -> Path:
-        return self.path / "_data"
+    def mountpoint(self) -> str:
+        return f"{self.path}/_data"
 
     def inspect(self) -> dict[str, Any]:
         """`docker volume inspect`'s fields."""
@@ -56,7 +55,7 @@ class Volume:
             "CreatedAt": self.created,
             "Driver": "local",
             "Labels": dict(self.labels),
-            "Mountpoint": str(self.mountpoint),
+            "Mountpoint": self.mountpoint,
             "Name": self.name,
             "Options": {},
             "Scope": "local",
@@ -77,12 +76,13 @@ class VolumeService:
     # -- reading -----------------------------------------------------------------------
 
     def _load(self, name: str) -> Volume | None:
-        path = self.root / name
+        path = f"{self.root}/{name}"
         try:
-            raw = json.loads((path / "volume.json").read_bytes())
+            with open(f"{path}/volume.json", "rb") as f:
+                raw = jsonio.loads(f.read())
         except (OSError, ValueError):
             return None
-        if not isinstance(raw, dict) or not (path / "_data").is_dir():
+        if not isinstance(raw, dict) or not os.path.isdir(f"{path}/_data"):
             return None
         return Volume(
             name=name,
@@ -146,7 +146,7 @@ class VolumeService:
         existing = self._load(name)
         if existing is not None:
             return existing, False
-        self.root.mkdir(parents=True, exist_ok=True)
+        os.makedirs(self.root, exist_ok=True)
         with self.store.workdir("volume") as work:
             new = work / name
             (new / "_data").mkdir(parents=True, mode=0o755)
@@ -160,9 +160,10 @@ class VolumeService:
             if owner:
                 meta["container"] = owner
             atomic.write_json(new / "volume.json", meta, mode=0o600)
-            # Failing means someone else made it first.
-            with contextlib.suppress(OSError):
-                os.rename(new, self.root / name)
+            try:
+                os.rename(new, f"{self.root}/{name}")
+            except OSError:
+                pass  # someone else made it first
         vol = self._load(name)
         if vol is None:
             raise UsageError(f"volume {name}: could not be created")
@@ -228,9 +229,11 @@ class VolumeService:
             vol = self._load(name) if name and "/" not in name else None
             if vol is None or not vol.anonymous:
                 continue
-            with contextlib.suppress(Conflict, VolumeNotFound):
+            try:
                 self.remove(name)
-                gone.append(name)
+            except (Conflict, VolumeNotFound):
+                continue
+            gone.append(name)
         return gone
 
 
@@ -243,7 +246,7 @@ def discard_unrecorded(store: Store, dirs: Sequence[records.ContainerDir]) -> No
     sweep killed half-way finds the directory again, or leaves volumes that are anonymous
     and unused, which `volume prune` takes. One scan of the volumes, only when there is
     something to sweep."""
-    ids = {d.path.name for d in dirs}
+    ids = {os.path.basename(d.path) for d in dirs}
     svc = VolumeService(store)
     svc.remove_unused([v.name for v in svc.list() if v.anonymous and v.owner in ids])
     for d in dirs:
@@ -258,7 +261,7 @@ def auto_removed(store: Store, record: Mapping[str, Any]) -> builtins.list[str]:
     return VolumeService(store).anonymous_names(record)
 
 
-def rm_exit_command(store: Store, cid: str, names: Sequence[str]) -> tuple[list[str], Path]:
+def rm_exit_command(store: Store, cid: str, names: Sequence[str]) -> tuple[list[str], str]:
     """The monitor's exit command for an `--rm` container with anonymous volumes `names`:
     `container cleanup` (it also releases a network endpoint) told to remove them, once the
     monitor has taken the container's directory away; and the path while which it is
@@ -270,7 +273,7 @@ def rm_exit_command(store: Store, cid: str, names: Sequence[str]) -> tuple[list[
     argv += ["container", "cleanup"]
     for name in names:
         argv += ["--volume", name]
-    return [*argv, cid], store.layout.volumes / names[-1]
+    return [*argv, cid], f"{store.layout.volumes}/{names[-1]}"
 
 
 # How long an attached `run --rm` waits for the monitor to take the directory away: it does
@@ -288,12 +291,14 @@ def remove_after_exit(store: Store, cdir: records.ContainerDir, names: Sequence[
     VolumeService(store).remove_unused(names)
 
 
-def _tree_size(path: Path) -> int:
+def _tree_size(path: StrPath) -> int:
     total = 0
     for dirpath, _, files in os.walk(path):
         for f in files:
-            with contextlib.suppress(OSError):
+            try:
                 total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
+            except OSError:
+                pass
     return total
 
 
@@ -318,9 +323,9 @@ def prepare(
     specs: Sequence[MountSpec],
     image_config: Mapping[str, Any],
     *,
-    layers: Sequence[Path],
-    upper: Path,
-    work: Path,
+    layers: Sequence[StrPath],
+    upper: StrPath,
+    work: StrPath,
     owner: str = "",
 ) -> PreparedMounts:
     """Resolve the run's mounts plus anonymous volumes for the image's VOLUMEs not covered:
@@ -357,7 +362,7 @@ def prepare(
         else:
             anon = m.source is None
             vol, created = svc.ensure(m.source, anonymous=anon, owner=owner if anon else "")
-            source = str(vol.mountpoint)
+            source = vol.mountpoint
             name = vol.name
             if not m.no_copy and (created or _is_empty(vol.mountpoint)):
                 to_fill.append((m.target, vol))
@@ -389,15 +394,14 @@ def _record(kind: str, source: str, target: str, m: MountSpec, name: str = "") -
 
 def _bind_source(m: MountSpec) -> str:
     assert m.source is not None
-    path = Path(m.source)
-    if path.exists():
+    if os.path.exists(m.source):
         return m.source
     if not m.create_source:
         raise UsageError(
             f'invalid mount config for type "bind": bind source path does not exist: {m.source}'
         )
     try:
-        path.mkdir(parents=True, mode=0o755)
+        os.makedirs(m.source, mode=0o755)
     except FileExistsError:
         pass
     except OSError as e:
@@ -405,7 +409,7 @@ def _bind_source(m: MountSpec) -> str:
     return m.source
 
 
-def _is_empty(path: Path) -> bool:
+def _is_empty(path: StrPath) -> bool:
     try:
         return not os.listdir(path)
     except OSError:
@@ -413,7 +417,7 @@ def _is_empty(path: Path) -> bool:
 
 
 def _prefill(
-    layers: Sequence[Path], upper: Path, work: Path, todo: Sequence[tuple[str, Volume]]
+    layers: Sequence[StrPath], upper: StrPath, work: StrPath, todo: Sequence[tuple[str, Volume]]
 ) -> None:
     """Copy the image's content at each target into its new volume, keeping ownership,
     modes and times (Docker's copy-up on first mount). The image is read through a detached

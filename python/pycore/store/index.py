@@ -6,9 +6,9 @@ The file is read without the lock (it is only ever replaced by rename) and rewri
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import os
 
+from pycore import jsonio
 from pycore.digest import Digest
 from pycore.errors import InvalidDigest, StoreError
 from pycore.store import atomic
@@ -75,19 +75,20 @@ class ImageIndex:
         )
 
 
-def read(path: Path) -> ImageIndex:
+def read(path: str | os.PathLike[str]) -> ImageIndex:
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read()
     except FileNotFoundError:
         return ImageIndex()
     try:
-        d = json.loads(raw)
+        d = jsonio.loads(raw)
         return ImageIndex(tuple(ImageRecord.from_json(x) for x in d["images"]))
     except (ValueError, KeyError, TypeError, InvalidDigest) as e:
         raise StoreError(f"image index {path} is corrupt ({e}); run 'pycore system check'") from e
 
 
-def write(path: Path, index: ImageIndex) -> None:
+def write(path: str | os.PathLike[str], index: ImageIndex) -> None:
     atomic.write_json(
         path, {"version": INDEX_VERSION, "images": [r.to_json() for r in index.images]}
     )

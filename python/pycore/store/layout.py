@@ -12,8 +12,6 @@ containers/<id>/  volumes/<name>/_data  build-cache/
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pycore.digest import Digest
 from pycore.structs import struct
 
@@ -22,68 +20,69 @@ STORE_VERSION = "1"
 
 @struct(frozen=True, slots=True)
 class Layout:
-    """Paths of one store root. Pure: builds paths, never touches the disk."""
+    """Paths of one store root. Pure: builds paths, never touches the disk. Paths are strings
+    (pathlib, with the re, urllib and ipaddress it loads, would cost every CLI start)."""
 
-    root: Path
-
-    @property
-    def version_file(self) -> Path:
-        return self.root / "VERSION"
+    root: str
 
     @property
-    def lock_file(self) -> Path:
-        return self.root / "lock"
+    def version_file(self) -> str:
+        return f"{self.root}/VERSION"
 
     @property
-    def tmp(self) -> Path:
-        return self.root / "tmp"
+    def lock_file(self) -> str:
+        return f"{self.root}/lock"
 
     @property
-    def blobs(self) -> Path:
-        return self.root / "blobs" / "sha256"
-
-    def blob(self, digest: Digest) -> Path:
-        return self.blobs / digest.hex
+    def tmp(self) -> str:
+        return f"{self.root}/tmp"
 
     @property
-    def downloads(self) -> Path:
+    def blobs(self) -> str:
+        return f"{self.root}/blobs/sha256"
+
+    def blob(self, digest: Digest) -> str:
+        return f"{self.blobs}/{digest.hex}"
+
+    @property
+    def downloads(self) -> str:
         """Partial registry downloads; not under `tmp/`, whose sweep would lose them."""
-        return self.root / "downloads"
+        return f"{self.root}/downloads"
 
-    def download(self, digest: Digest) -> Path:
-        return self.downloads / digest.hex
-
-    @property
-    def layers(self) -> Path:
-        return self.root / "layers"
-
-    def layer(self, diff_id: Digest) -> Path:
-        return self.layers / diff_id.hex
+    def download(self, digest: Digest) -> str:
+        return f"{self.downloads}/{digest.hex}"
 
     @property
-    def images_dir(self) -> Path:
-        return self.root / "images"
+    def layers(self) -> str:
+        return f"{self.root}/layers"
+
+    def layer(self, diff_id: Digest) -> str:
+        return f"{self.layers}/{diff_id.hex}"
 
     @property
-    def image_index(self) -> Path:
-        return self.images_dir / "index.json"
+    def images_dir(self) -> str:
+        return f"{self.root}/images"
 
     @property
-    def containers(self) -> Path:
-        return self.root / "containers"
-
-    def container(self, container_id: str) -> Path:
-        return self.containers / container_id
+    def image_index(self) -> str:
+        return f"{self.images_dir}/index.json"
 
     @property
-    def volumes(self) -> Path:
-        return self.root / "volumes"
+    def containers(self) -> str:
+        return f"{self.root}/containers"
+
+    def container(self, container_id: str) -> str:
+        return f"{self.containers}/{container_id}"
 
     @property
-    def build_cache(self) -> Path:
-        return self.root / "build-cache"
+    def volumes(self) -> str:
+        return f"{self.root}/volumes"
 
-    def all_dirs(self) -> tuple[Path, ...]:
+    @property
+    def build_cache(self) -> str:
+        return f"{self.root}/build-cache"
+
+    def all_dirs(self) -> tuple[str, ...]:
         """Directories that exist in every initialised store."""
         return (
             self.tmp,

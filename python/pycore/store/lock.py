@@ -8,17 +8,35 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from types import TracebackType
 
 
-@contextmanager
-def locked(lock_file: Path) -> Iterator[None]:
-    """Hold the exclusive store lock for the duration of the `with` block."""
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing the last fd releases the flock
+class locked:
+    """Hold the exclusive store lock for the duration of the `with` block. (A class, not a
+    contextlib generator: contextlib loads functools and collections into every start.)"""
+
+    __slots__ = ("_fd", "_path")
+
+    def __init__(self, lock_file: str | os.PathLike[str]) -> None:
+        self._path = lock_file
+        self._fd = -1
+
+    def __enter__(self) -> None:
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        os.close(self._fd)  # closing the last fd releases the flock

@@ -7,11 +7,8 @@ index rewrites happen under the store lock.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from pycore import native
 from pycore.digest import Digest
@@ -19,15 +16,24 @@ from pycore.errors import DigestMismatch, NotFound, StoreError
 from pycore.store import atomic, index, lock, workdir
 from pycore.store.layout import STORE_VERSION, Layout
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
+    from pathlib import Path
+
+    StrPath = str | os.PathLike[str]
+
 
 class Store:
-    """One pycore state root. Cheap to open; safe to use from several processes at once."""
+    """One pycore state root. Cheap to open; safe to use from several processes at once.
+    Paths it returns are strings (no pathlib on the run path)."""
 
-    def __init__(self, root: Path) -> None:
-        self.layout = Layout(root)
+    def __init__(self, root: StrPath) -> None:
+        self.layout = Layout(os.fspath(root))
 
     @classmethod
-    def open(cls, root: Path) -> Store:
+    def open(cls, root: StrPath) -> Store:
         """Open (creating if needed) the store at `root` and sweep what dead commands left."""
         store = cls(root)
         store._init()
@@ -36,44 +42,46 @@ class Store:
     def _init(self) -> None:
         lay = self.layout
         try:
-            if not lay.version_file.exists():
-                lay.root.mkdir(parents=True, exist_ok=True, mode=0o711)
+            try:
+                with open(lay.version_file, "rb") as f:
+                    version = f.read().decode(errors="replace").strip()
+            except FileNotFoundError:
+                os.makedirs(lay.root, mode=0o711, exist_ok=True)
                 for d in lay.all_dirs():
-                    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    os.makedirs(d, mode=0o700, exist_ok=True)
                 atomic.write_bytes(lay.version_file, STORE_VERSION.encode() + b"\n")
             else:
-                version = lay.version_file.read_text().strip()
                 if version != STORE_VERSION:
                     raise StoreError(
                         f"store {lay.root} has version {version!r}, expected {STORE_VERSION!r}"
                     )
                 for d in lay.all_dirs():
-                    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+                    os.makedirs(d, mode=0o700, exist_ok=True)
         except PermissionError as e:
             raise StoreError(f"cannot use store {lay.root}: {e.strerror}") from e
         workdir.sweep(lay.tmp)
 
     # -- locking and scratch space -------------------------------------------------------
 
-    def locked(self) -> contextlib.AbstractContextManager[None]:
+    def locked(self) -> AbstractContextManager[None]:
         """The store lock; hold it only for renames and index rewrites."""
         return lock.locked(self.layout.lock_file)
 
-    def workdir(self, prefix: str) -> contextlib.AbstractContextManager[Path]:
-        """Scratch directory on the store's filesystem, removed afterwards."""
+    def workdir(self, prefix: str) -> AbstractContextManager[Path]:
+        """Scratch directory (a `pathlib.Path`) on the store's filesystem, removed afterwards."""
         return workdir.workdir(self.layout.tmp, prefix)
 
-    def discard(self, path: Path) -> None:
+    def discard(self, path: StrPath) -> None:
         """Remove a tree: first renamed into tmp/ (atomic), then deleted."""
         trash = self.move_to_trash(path)
         if trash is not None:
             workdir.remove_tree(trash)
 
-    def move_to_trash(self, path: Path) -> Path | None:
+    def move_to_trash(self, path: StrPath) -> str | None:
         """Rename `path` into tmp/ (fast, atomic; do it under the lock) and return the new
         name, to be removed with `workdir.remove_tree` after the lock is released. A dead
         command's trash is swept by the next `Store.open`. None when `path` does not exist."""
-        trash = self.layout.tmp / f"trash-{os.getpid()}-{os.urandom(6).hex()}"
+        trash = f"{self.layout.tmp}/trash-{os.getpid()}-{os.urandom(6).hex()}"
         try:
             os.rename(path, trash)
         except FileNotFoundError:
@@ -83,17 +91,21 @@ class Store:
     # -- blobs ---------------------------------------------------------------------------
 
     def has_blob(self, digest: Digest) -> bool:
-        return self.layout.blob(digest).exists()
+        return os.path.exists(self.layout.blob(digest))
 
-    def blob_path(self, digest: Digest) -> Path:
+    def blob_path(self, digest: Digest) -> str:
         path = self.layout.blob(digest)
-        if not path.exists():
+        if not os.path.exists(path):
             raise NotFound(f"blob {digest} not found in the store")
         return path
 
     def read_blob(self, digest: Digest) -> bytes:
         """Read a small blob (manifest, config), checking it against its digest."""
-        data = self.blob_path(digest).read_bytes()
+        try:
+            with open(self.layout.blob(digest), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} not found in the store") from None
         actual = Digest.sha256_of(data)
         if actual != digest:
             raise DigestMismatch(f"blob {digest} is corrupt: its content hashes to {actual}")
@@ -103,13 +115,13 @@ class Store:
         """Store an in-memory blob; returns its digest."""
         digest = Digest.sha256_of(data)
         target = self.layout.blob(digest)
-        if not target.exists():
+        if not os.path.exists(target):
             atomic.write_bytes(target, data, mode=0o444)
         return digest
 
     def ingest_blob(
         self,
-        src: Path,
+        src: StrPath,
         expected: Digest | None = None,
         size: int | None = None,
         *,
@@ -119,10 +131,11 @@ class Store:
         after checking it against `expected` and `size`. `src` is consumed. `verified` says the
         caller already hashed exactly these bytes to `expected` (while they streamed in): the
         file is then not read again, only its size checked."""
-        if size is not None and src.stat().st_size != size:
+        actual_size = os.stat(src).st_size
+        if size is not None and actual_size != size:
             raise DigestMismatch(
-                f"blob {expected or src.name}: size mismatch: expected {size}, "
-                f"got {src.stat().st_size}"
+                f"blob {expected or os.path.basename(src)}: size mismatch: expected {size}, "
+                f"got {actual_size}"
             )
         if verified and expected is not None:
             self._place_blob(src, expected)
@@ -133,10 +146,10 @@ class Store:
         self._place_blob(src, digest)
         return digest
 
-    def _place_blob(self, src: Path, digest: Digest) -> None:
+    def _place_blob(self, src: StrPath, digest: Digest) -> None:
         target = self.layout.blob(digest)
-        if target.exists():
-            src.unlink()
+        if os.path.exists(target):
+            os.unlink(src)
             return
         os.chmod(src, 0o444)
         os.rename(src, target)
@@ -147,17 +160,19 @@ class Store:
                 yield Digest("sha256", name)
 
     def remove_blob(self, digest: Digest) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.layout.blob(digest).unlink()
+        try:
+            os.unlink(self.layout.blob(digest))
+        except FileNotFoundError:
+            pass
 
     # -- layers --------------------------------------------------------------------------
 
     def has_layer(self, diff_id: Digest) -> bool:
-        return self.layout.layer(diff_id).is_dir()
+        return os.path.isdir(self.layout.layer(diff_id))
 
-    def layer_path(self, diff_id: Digest) -> Path:
+    def layer_path(self, diff_id: Digest) -> str:
         path = self.layout.layer(diff_id)
-        if not path.is_dir():
+        if not os.path.isdir(path):
             raise NotFound(f"layer {diff_id} not found in the store")
         return path
 
@@ -174,7 +189,7 @@ class Store:
         size: int | None = None,
         progress: Callable[[int], None] | None = None,
         source: int | None = None,
-    ) -> Path:
+    ) -> str:
         """Make the unpacked layer `diff_id` exist, extracting the stored blob `blob` if needed.
 
         `source`, when given, is a readable descriptor (a pipe fed by a download) carrying the
@@ -183,7 +198,7 @@ class Store:
         behind. Safe to call concurrently for the same layer.
         """
         target = self.layout.layer(diff_id)
-        if target.is_dir():
+        if os.path.isdir(target):
             return target
         with self.workdir("unpack") as work:
             dest = work / "layer"
@@ -200,7 +215,7 @@ class Store:
             self._place_layer(dest, target)
         return target
 
-    def _place_layer(self, dest: Path, target: Path) -> None:
+    def _place_layer(self, dest: StrPath, target: str) -> None:
         try:
             os.rename(dest, target)
         except OSError as e:

@@ -6,37 +6,70 @@ A directory whose lock is free belongs to a dead command (`kill -9`) and is swep
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
-from pathlib import Path
+from stat import S_ISDIR
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import TracebackType
 
 _LOCK_SUFFIX = ".lock"
 
 
-@contextlib.contextmanager
-def workdir(tmp: Path, prefix: str) -> Iterator[Path]:
-    """A fresh directory under `tmp`, removed when the block ends (or swept if we die)."""
-    name = f"{prefix}-{os.getpid()}-{os.urandom(6).hex()}"
-    lock_path = tmp / (name + _LOCK_SUFFIX)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        path = tmp / name
-        path.mkdir(mode=0o700)
+class workdir:
+    """A fresh directory under `tmp` (a `pathlib.Path`), removed when the block ends (or swept
+    if we die). A class, not a contextlib generator, so that importing this module (the run
+    path sweeps `tmp/`) loads neither contextlib nor pathlib; image work that uses a workdir
+    loads pathlib then."""
+
+    __slots__ = ("_fd", "_lock_path", "_path", "_prefix", "_tmp")
+
+    def __init__(self, tmp: str | os.PathLike[str], prefix: str) -> None:
+        self._tmp = os.fspath(tmp)
+        self._prefix = prefix
+        self._fd = -1
+        self._lock_path = self._path = ""
+
+    def __enter__(self) -> Path:
+        from pathlib import Path
+
+        name = f"{self._prefix}-{os.getpid()}-{os.urandom(6).hex()}"
+        self._lock_path = f"{self._tmp}/{name}{_LOCK_SUFFIX}"
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            yield path
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._path = f"{self._tmp}/{name}"
+            os.mkdir(self._path, 0o700)
+        except BaseException:
+            self._release(fd)
+            raise
+        self._fd = fd
+        return Path(self._path)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            remove_tree(self._path)
         finally:
-            remove_tree(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            lock_path.unlink()
+            self._release(self._fd)
+
+    def _release(self, fd: int) -> None:
+        try:
+            os.unlink(self._lock_path)
+        except FileNotFoundError:
+            pass
         os.close(fd)
 
 
-def sweep(tmp: Path) -> int:
+def sweep(tmp: str | os.PathLike[str]) -> int:
     """Remove scratch directories whose owner is gone; returns how many were removed."""
+    tmp = os.fspath(tmp)
     removed = 0
     try:
         names = os.listdir(tmp)
@@ -45,14 +78,14 @@ def sweep(tmp: Path) -> int:
     for name in names:
         if name.endswith(_LOCK_SUFFIX):
             removed += _sweep_locked(tmp, name)
-        elif not (tmp / (name + _LOCK_SUFFIX)).exists() and _is_stale_unlocked(tmp / name):
-            remove_tree(tmp / name)
+        elif not os.path.exists(f"{tmp}/{name}{_LOCK_SUFFIX}") and _is_stale_unlocked(name):
+            remove_tree(f"{tmp}/{name}")
             removed += 1
     return removed
 
 
-def _sweep_locked(tmp: Path, lock_name: str) -> int:
-    lock_path = tmp / lock_name
+def _sweep_locked(tmp: str, lock_name: str) -> int:
+    lock_path = f"{tmp}/{lock_name}"
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -62,24 +95,26 @@ def _sweep_locked(tmp: Path, lock_name: str) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return 0  # its owner is alive
-        remove_tree(tmp / lock_name[: -len(_LOCK_SUFFIX)])
-        with contextlib.suppress(FileNotFoundError):
-            lock_path.unlink()
+        remove_tree(f"{tmp}/{lock_name[: -len(_LOCK_SUFFIX)]}")
+        try:
+            os.unlink(lock_path)
+        except FileNotFoundError:
+            pass
         return 1
     finally:
         os.close(fd)
 
 
-def _is_stale_unlocked(path: Path) -> bool:
+def _is_stale_unlocked(name: str) -> bool:
     # A directory without its lock file: its owner died between unlinking the lock and
     # removing the directory, or it is trash renamed here for removal (`trash-<pid>-...`).
-    parts = path.name.split("-")
+    parts = name.split("-")
     if len(parts) >= 3 and parts[1].isdigit():
-        return not Path(f"/proc/{parts[1]}").exists()
+        return not os.path.exists(f"/proc/{parts[1]}")
     return True
 
 
-def remove_tree(path: Path) -> None:
+def remove_tree(path: str | os.PathLike[str]) -> None:
     """Remove a file or directory tree, never following symlinks; missing is fine.
 
     Layers may hold read-only directories, so write permission is restored on the way.
@@ -89,9 +124,11 @@ def remove_tree(path: Path) -> None:
         if isinstance(exc, FileNotFoundError):
             return
         parent = os.path.dirname(p)
-        with contextlib.suppress(OSError):
+        try:
             os.chmod(parent, 0o700)
-        with contextlib.suppress(OSError):
+        except OSError:
+            pass
+        try:
             if os.path.isdir(p) and not os.path.islink(p):
                 os.chmod(p, 0o700)
                 import shutil  # here: it imports bz2 and lzma
@@ -99,12 +136,19 @@ def remove_tree(path: Path) -> None:
                 shutil.rmtree(p)
             else:
                 os.unlink(p)
+        except OSError:
+            pass
 
-    if path.is_symlink() or path.is_file():
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
         return
-    if path.exists():
-        import shutil
+    if not S_ISDIR(st.st_mode):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        return
+    import shutil
 
-        shutil.rmtree(path, onerror=lambda f, p, info: onexc(f, p, info[1]))
+    shutil.rmtree(path, onerror=lambda f, p, info: onexc(f, p, info[1]))
