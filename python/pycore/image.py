@@ -271,8 +271,7 @@ class _Garbage:
     """What a deletion frees: blobs (unlinked under the lock) and layers (renamed to trash)."""
 
     events: builtins.list[RemoveEvent] = field(default_factory=builtins.list)
-    # What Store.move_to_trash returns: a Path until the store's paths become str.
-    trash: builtins.list[Any] = field(default_factory=builtins.list)
+    trash: builtins.list[str] = field(default_factory=builtins.list)  # move_to_trash's
     reclaimed: int = 0
 
 

@@ -121,38 +121,16 @@ def _bool(key: str, value: str | None) -> bool:
 
 def parse_size(text: str) -> int:
     """`65536`, `64k`, `64m`, `1g` (binary multiples, as Docker's RAMInBytes) → bytes."""
-    parsed = _split_size(text.strip().lower())
+    from pycore.units import split_size
+
+    parsed = split_size(text, "bkmgt")
     if parsed is None:
         raise UsageError(f"invalid size: '{text}'")
     number, unit = parsed
-    return int(float(number) * _SIZE_UNITS[unit])
+    return int(number * _SIZE_UNITS[unit])
 
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
-def _split_size(text: str) -> tuple[str, str] | None:
-    """`(number, unit)` when `text` is /(\\d+(?:\\.\\d+)?)\\s*([bkmgt]?)i?b?/ (Unicode \\d and
-    \\s, as Python's regexes have them), else None."""
-    end = _decimals(text, 0)
-    if end == 0:
-        return None
-    if end < len(text) and text[end] == ".":
-        end = _decimals(text, end + 1)
-        if text[end - 1] == ".":
-            return None
-    number = text[:end]
-    rest = text[end:].lstrip()  # str.isspace is what the regex engine calls \s
-    unit = rest[:1] if rest[:1] in ("b", "k", "m", "g", "t") else ""
-    return (number, unit) if rest[len(unit) :] in ("", "i", "b", "ib") else None
-
-
-def _decimals(text: str, start: int) -> int:
-    """The index after the run of decimal digits at `start`."""
-    end = start
-    while end < len(text) and text[end].isdecimal():
-        end += 1
-    return end
 
 
 def parse_mount(spec: str) -> MountSpec:
