@@ -3,17 +3,17 @@ explicit argv lists (never a shell), and the few /proc/sys switches networking n
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from collections.abc import Iterable, Sequence
-from pathlib import Path
 
+from pycore import jsonio
 from pycore.errors import NetworkError
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
     from typing import Any
+
+    StrPath = str | os.PathLike[str]
 
 
 def run(argv: Sequence[str], *, stdin: str | None = None, check: bool = True) -> str:
@@ -33,12 +33,12 @@ def run(argv: Sequence[str], *, stdin: str | None = None, check: bool = True) ->
 
 
 def link_exists(name: str) -> bool:
-    return Path("/sys/class/net", name).exists()
+    return os.path.exists(f"/sys/class/net/{name}")
 
 
 def routes() -> list[str]:
     """Destinations of the host's IPv4 routes (every table), e.g. `10.0.0.0/24`."""
-    out = json.loads(run(["ip", "-j", "-4", "route", "show", "table", "all"]) or "[]")
+    out = jsonio.loads(run(["ip", "-j", "-4", "route", "show", "table", "all"]) or "[]")
     dsts = []
     for r in out:
         dst = r.get("dst", "")
@@ -61,10 +61,13 @@ def enable_forwarding() -> None:
 
 
 def _sysctl(key: str, value: str) -> None:
-    path = Path("/proc/sys", key)
+    path = f"/proc/sys/{key}"
     try:
-        if path.read_text().strip() != value:
-            path.write_text(value)
+        with open(path) as f:
+            current = f.read()
+        if current.strip() != value:
+            with open(path, "w") as f:
+                f.write(value)
     except OSError as e:
         raise NetworkError(f"sysctl {key.replace('/', '.')}={value}: {e.strerror}") from e
 
@@ -73,17 +76,22 @@ def delete_link(name: str) -> None:
     delete_links([name])
 
 
-def prepare_netns_dir(path: Path) -> None:
+def _mountinfo() -> str:
+    with open("/proc/self/mountinfo") as f:
+        return f.read()
+
+
+def prepare_netns_dir(path: StrPath) -> None:
     """The directory of netns files, bind-mounted onto itself and private (as `ip netns`
     does for /run/netns), so the nsfs mounts in it do not propagate."""
-    path.mkdir(parents=True, exist_ok=True)
-    mounts = Path("/proc/self/mountinfo").read_text()
-    if f" {path} " not in mounts:
+    path = os.fspath(path)
+    os.makedirs(path, exist_ok=True)
+    if f" {path} " not in _mountinfo():
         # One mount(8): it applies the propagation change after the bind (util-linux 2.23+).
-        run(["mount", "--make-private", "--bind", str(path), str(path)])
+        run(["mount", "--make-private", "--bind", path, path])
 
 
-def create_netns(path: Path) -> None:
+def create_netns(path: StrPath) -> None:
     """A new network namespace, loopback up, pinned by a bind mount on `path` (what
     `unshare --net=FILE` does, without its two processes)."""
     from pycore import native
@@ -92,7 +100,7 @@ def create_netns(path: Path) -> None:
 
 
 def plumb_veth(
-    bridge: str, veth: str, netns: Path, iface: str, address: str, gateway: str | None
+    bridge: str, veth: str, netns: StrPath, iface: str, address: str, gateway: str | None
 ) -> None:
     """The veth pair on `bridge` with its peer `iface` in `netns`, `address` (CIDR) on it,
     up, and the default route via `gateway` if given: a few netlink messages, no process.
@@ -102,19 +110,21 @@ def plumb_veth(
     native.plumb_veth(bridge, veth, netns, iface, address, gateway)
 
 
-def remove_netns(path: Path) -> None:
+def remove_netns(path: StrPath) -> None:
     from pycore import native
 
-    with contextlib.suppress(NetworkError):
-        native.unpin_netns(path)
-
-
-def is_mounted(path: Path) -> bool:
     try:
-        text = Path("/proc/self/mountinfo").read_text()
+        native.unpin_netns(path)
+    except NetworkError:
+        pass
+
+
+def is_mounted(path: StrPath) -> bool:
+    try:
+        text = _mountinfo()
     except OSError:
         return False
-    return f" {path} " in text
+    return f" {os.fspath(path)} " in text
 
 
 def ip_batch(commands: Sequence[str]) -> None:
@@ -151,7 +161,7 @@ def nft_succeeds(script: str) -> bool:
 def nft_json(*args: str) -> list[dict[str, Any]]:
     out = run(["nft", "-j", *args], check=False)
     try:
-        items = json.loads(out).get("nftables", []) if out.strip() else []
+        items = jsonio.loads(out).get("nftables", []) if out.strip() else []
     except ValueError:
         return []
     return [i for i in items if isinstance(i, dict)]

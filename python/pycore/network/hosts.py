@@ -4,8 +4,11 @@ name and alias; `--link` adds the linked container under its alias (on any netwo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
+import os
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 BASE = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
@@ -23,7 +26,7 @@ def render(hostname: str, own_ip: str | None, peers: Iterable[tuple[str, list[st
     return "\n".join(lines) + "\n"
 
 
-def write_in_place(path: Path, text: str) -> None:
+def write_in_place(path: str | os.PathLike[str], text: str) -> None:
     """The file is bind-mounted into a running container: a rename would leave the
     container on the old inode, so this one file is rewritten in place (as Docker does)."""
     try:

@@ -4,10 +4,13 @@ which they are found and deleted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from pycore.network import host
-from pycore.network.ports import PortBinding
+
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pycore.network.ports import PortBinding
 
 
 def ensure_table(table: str) -> None:

@@ -4,39 +4,57 @@ and host ports in use are whatever the endpoint records say: no second table to 
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from pathlib import Path
 
+from pycore import jsonio
 from pycore.store import atomic
-from pycore.structs import struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
     from typing import Any
 
 
-@struct(frozen=True, slots=True)
 class NetDirs:
-    root: Path  # <store>/networks
+    """Paths under `<store>/networks`, as strings."""
+
+    __slots__ = ("root",)
+
+    root: str
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(root)
+
+    def __repr__(self) -> str:
+        return f"NetDirs({self.root!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NetDirs) and other.root == self.root
+
+    def __hash__(self) -> int:
+        return hash(self.root)
 
     @property
-    def nets(self) -> Path:
-        return self.root / "nets"
+    def nets(self) -> str:
+        return f"{self.root}/nets"
 
     @property
-    def endpoints(self) -> Path:
-        return self.root / "endpoints"
+    def endpoints(self) -> str:
+        return f"{self.root}/endpoints"
 
-    def net(self, net_id: str) -> Path:
-        return self.nets / f"{net_id}.json"
+    def net(self, net_id: str) -> str:
+        return f"{self.root}/nets/{net_id}.json"
 
-    def endpoint(self, cid: str) -> Path:
-        return self.endpoints / f"{cid}.json"
+    def endpoint(self, cid: str) -> str:
+        return f"{self.root}/endpoints/{cid}.json"
 
 
-def _read_all(d: Path) -> list[dict[str, Any]]:
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON file's value; OSError or ValueError as reading or parsing fails."""
+    with open(path, "rb") as f:
+        return jsonio.loads(f.read())
+
+
+def _read_all(d: str) -> list[dict[str, Any]]:
     try:
         names = sorted(os.listdir(d))
     except FileNotFoundError:
@@ -46,7 +64,7 @@ def _read_all(d: Path) -> list[dict[str, Any]]:
         if not n.endswith(".json"):
             continue
         try:
-            v = json.loads((d / n).read_bytes())
+            v = read_json(f"{d}/{n}")
         except (OSError, ValueError):
             continue
         if isinstance(v, dict):
@@ -64,17 +82,19 @@ def endpoints(dirs: NetDirs) -> list[dict[str, Any]]:
 
 def read_endpoint(dirs: NetDirs, cid: str) -> dict[str, Any] | None:
     try:
-        v = json.loads(dirs.endpoint(cid).read_bytes())
+        v = read_json(dirs.endpoint(cid))
     except (OSError, ValueError):
         return None
     return v if isinstance(v, dict) else None
 
 
-def write(path: Path, value: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write(path: str, value: dict[str, Any]) -> None:
+    """Compact JSON by rename (the directory made if need be)."""
     atomic.write_json(path, value, mode=0o600)
 
 
-def remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+def remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

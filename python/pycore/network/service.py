@@ -5,12 +5,8 @@ tears down what a killed command or an exited container left."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import time
-from collections.abc import Iterable
-from pathlib import Path
 
 from pycore.errors import Conflict, NetworkError, NetworkNotFound, UsageError
 from pycore.network import config, host, hosts, ipam, nft
@@ -21,6 +17,7 @@ from pycore.store import atomic
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
     from pycore.store.store import Store
@@ -47,8 +44,8 @@ class NetworkService:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.root = store.layout.root
-        self.dirs = NetDirs(Path(self.root) / "networks")
-        self.cfg = config.load(Path(self.root))
+        self.dirs = NetDirs(os.path.join(self.root, "networks"))
+        self.cfg = config.load(self.root)
 
     # -- networks ----------------------------------------------------------------------
 
@@ -59,7 +56,7 @@ class NetworkService:
         net_id = native.sha256_bytes(f"bridge:{self.root}".encode()).hex
         path = self.dirs.net(net_id)
         try:
-            value = json.loads(path.read_bytes())
+            value = rec.read_json(path)
             if isinstance(value, dict):
                 return value
         except (OSError, ValueError):
@@ -97,7 +94,7 @@ class NetworkService:
         taken = [ipam.subnet(r, strict=False) for r in host.routes()]
         taken += [_subnet(n) for n in rec.networks(self.dirs)]
         pool = ipam.parse_subnet(self.cfg.pool)
-        start = config.pool_start(Path(self.root), self.cfg)
+        start = config.pool_start(self.root, self.cfg)
         n = 2 ** (self.cfg.prefix - pool.prefixlen)
         return ipam.choose_subnet(ipam.candidates(pool, self.cfg.prefix, start % n), taken)
 
@@ -241,7 +238,13 @@ class NetworkService:
 
     # -- endpoints -----------------------------------------------------------------------
 
-    def attach(self, cid: str, record: dict[str, Any], bundle: Path, etc_hosts: Path) -> None:
+    def attach(
+        self,
+        cid: str,
+        record: dict[str, Any],
+        bundle: str | os.PathLike[str],
+        etc_hosts: str | os.PathLike[str],
+    ) -> None:
         """Before the container starts: its network namespace, endpoints, ports, /etc/hosts,
         and the namespace path and `--link` variables in its config.json."""
         mode = str(record.get("HostConfig", {}).get("NetworkMode") or "default")
@@ -369,7 +372,7 @@ class NetworkService:
     ) -> None:
         """The netns (for eth0), the veth pair, the address and route inside; `first`: host
         `ip` commands (the bridge, when it went with the last endpoint) to run before."""
-        netns = Path(endpoint["Netns"])
+        netns = str(endpoint["Netns"])
         att = endpoint["Networks"][net["Id"]]
         if index == 0:
             host.create_netns(netns)
@@ -381,9 +384,9 @@ class NetworkService:
         gateway = att["Gateway"] if index == 0 else None
         host.plumb_veth(_bridge(net), att["Veth"], netns, att["Interface"], address, gateway)
 
-    def _patch_spec(self, bundle: Path, netns: str, env: list[str]) -> None:
-        path = bundle / "config.json"
-        spec = json.loads(path.read_bytes())
+    def _patch_spec(self, bundle: str | os.PathLike[str], netns: str, env: list[str]) -> None:
+        path = os.path.join(bundle, "config.json")
+        spec = rec.read_json(path)
         for ns in spec.get("linux", {}).get("namespaces", []):
             if ns.get("type") == "network":
                 ns["path"] = netns
@@ -449,7 +452,7 @@ class NetworkService:
         peers += [(ip, list(names)) for ip, names in ep.get("LinkHosts", [])]
         own = next(iter(ep["Networks"].values()))["IPAddress"] if ep.get("Networks") else None
         text = hosts.render(ep.get("Hostname", ep["Id"][:12]), own, peers)
-        hosts.write_in_place(self.store.layout.container(ep["Id"]) / "hosts", text)
+        hosts.write_in_place(os.path.join(self.store.layout.container(ep["Id"]), "hosts"), text)
 
     def connect(
         self, ref: str, container: str, *, aliases: Iterable[str] = (), ip: str | None = None
@@ -516,7 +519,7 @@ class NetworkService:
         if ep is None:
             return
         veths = [] if kernel_links else [a["Veth"] for a in ep.get("Networks", {}).values()]
-        host.remove_netns(Path(ep.get("Netns") or self.cfg.netns(cid)))
+        host.remove_netns(str(ep.get("Netns") or self.cfg.netns(cid)))
         with self.store.locked():
             rec.remove(self.dirs.endpoint(cid))
             for net_id in ep.get("Networks", {}):
@@ -556,16 +559,18 @@ class NetworkService:
     def _drop_netns_dir(self) -> None:
         """No endpoint left (lock held): the netns directory's own mount goes too."""
         d = self.cfg.netns_dir
-        if not d.exists():
+        if not os.path.exists(d):
             return
-        for f in d.iterdir():
-            host.remove_netns(f)
+        for name in os.listdir(d):
+            host.remove_netns(f"{d}/{name}")
         if host.is_mounted(d):
-            host.run(["umount", "-l", str(d)], check=False)
-        for p in (d, d.parent):
+            host.run(["umount", "-l", d], check=False)
+        for p in (d, os.path.dirname(d)):
             if p != config.RUN_DIR:
-                with contextlib.suppress(OSError):
-                    p.rmdir()
+                try:
+                    os.rmdir(p)
+                except OSError:
+                    pass
 
     def detach_if_stopped(self, cid: str) -> None:
         """After an exit this command saw (attached run, failed start, stop): the endpoint
@@ -576,7 +581,7 @@ class NetworkService:
         from pycore.runtime.records import ContainerDir
 
         try:
-            raw = json.loads(ContainerDir(self.store.layout.container(cid)).state.read_bytes())
+            raw = rec.read_json(ContainerDir(self.store.layout.container(cid)).state)
         except (OSError, ValueError):
             raw = {}
         if raw.get("status") not in ("running", "restarting"):
@@ -592,17 +597,29 @@ class NetworkService:
         if host.pid_alive(int(owner[0]), owner[1]) and owner[0] != host.self_identity()[0]:
             return False  # another command is setting it up right now
         cdir = ContainerDir(self.store.layout.container(cid))
-        if not cdir.path.exists():
+        if not os.path.exists(cdir.path):
             # `--rm`: the monitor renamed the directory into the trash (`rm-<pid>-<id>`) and
             # keeps it there while its exit command releases this endpoint.
-            trash = self.store.layout.tmp
-            return not any(
-                read_state(ContainerDir(d)).monitor_alive for d in trash.glob(f"rm-*-{cid}")
-            )
+            return not any(read_state(ContainerDir(d)).monitor_alive for d in self._trashed(cid))
         state = read_state(cdir)
         # A live monitor may restart the container (restart policy), or is releasing this
         # endpoint (its exit command): it keeps it till then.
         return state.status != "running" and not state.monitor_alive
+
+    def _trashed(self, cid: str) -> list[str]:
+        """What `glob("rm-*-<cid>")` finds in the store's trash: `run --rm`'s renamed
+        directories of the container."""
+        trash = os.fspath(self.store.layout.tmp)
+        try:
+            names = os.listdir(trash)
+        except OSError:
+            return []
+        tail = f"-{cid}"
+        return [
+            os.path.join(trash, n)
+            for n in names
+            if n.startswith("rm-") and n.endswith(tail) and len(n) >= 3 + len(tail)
+        ]
 
     def release_after_exit(self, cid: str) -> None:
         """The monitor's exit command: the container will not run again under that monitor,
@@ -615,7 +632,7 @@ class NetworkService:
             return
         state = ContainerDir(self.store.layout.container(cid)).state
         try:
-            raw = json.loads(state.read_bytes())
+            raw = rec.read_json(state)
         except (OSError, ValueError):
             raw = {}
         monitor = raw.get("monitor_pid")

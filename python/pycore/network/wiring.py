@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from pycore.errors import UsageError
 
@@ -61,12 +61,14 @@ def record_fields(
         _service(store).get(mode)
 
 
-def before_start(store: Store, cid: str, record: dict[str, Any], bundle: Path) -> None:
+def before_start(
+    store: Store, cid: str, record: dict[str, Any], bundle: str | os.PathLike[str]
+) -> None:
     if _mode(record) in _NO_ENDPOINT:
         return
     svc = _service(store)
     svc.reconcile()
-    svc.attach(cid, record, bundle, store.layout.container(cid) / "hosts")
+    svc.attach(cid, record, bundle, os.path.join(store.layout.container(cid), "hosts"))
 
 
 def after_exit(store: Store, cid: str, record: dict[str, Any]) -> None:
@@ -77,7 +79,7 @@ def after_exit(store: Store, cid: str, record: dict[str, Any]) -> None:
 
 def exit_command(
     store: Store, cid: str, record: dict[str, Any]
-) -> tuple[list[str] | None, Path | None]:
+) -> tuple[list[str] | None, str | None]:
     """What the container's monitor runs once it is finished for good: `container cleanup`
     releases the endpoint; and the endpoint's record, without which it need not run (an
     attached CLI releases the endpoint itself). (None, None) without an endpoint."""
@@ -88,16 +90,16 @@ def exit_command(
     mode = _mode(record)
     if mode in _NO_ENDPOINT or mode.startswith("container:") or not sys.executable:
         return None, None
-    root = str(store.layout.root)
+    root = os.fspath(store.layout.root)
     argv = [sys.executable, "-m", "pycore", "--root", root, "container", "cleanup", cid]
-    return argv, NetDirs(Path(root) / "networks").endpoint(cid)
+    return argv, NetDirs(f"{root}/networks").endpoint(cid)
 
 
 def release(store: Store, cid: str) -> None:
     """`container cleanup`: the endpoint of a finished container goes (see exit_command)."""
     from pycore.network.records import NetDirs
 
-    if NetDirs(Path(store.layout.root) / "networks").endpoint(cid).exists():
+    if os.path.exists(NetDirs(f"{os.fspath(store.layout.root)}/networks").endpoint(cid)):
         _service(store).release_after_exit(cid)
 
 
