@@ -147,13 +147,15 @@ def test_the_run_path_imports_no_heavy_module() -> None:
     """The point of the module (and of the run path's lazy imports): `pycore run`'s modules
     import none of these, each of which costs every container start milliseconds."""
     heavy = ("dataclasses", "inspect", "click", "typing", "hashlib", "subprocess", "shutil")
-    heavy += ("signal",)
+    heavy += ("signal", "pathlib", "re", "enum", "json", "contextlib", "collections")
+    heavy += ("functools", "ipaddress", "urllib", "fnmatch", "warnings")
     code = (
         "import sys\n"
         "import pycore.cli, pycore.cli.runflags, pycore.runtime.containers, pycore.image\n"
         "import pycore.runtime.spec, pycore.runtime.volumes, pycore.store.store\n"
         "import pycore.runtime.options, pycore.runtime.seccomp, pycore.runtime.users\n"
         "import pycore.network.wiring, pycore.network.service, pycore.network.ports\n"
+        "import pycore.runtime.records, pycore.settings, pycore.native, pycore.jsonio\n"
         f"bad = [m for m in {heavy!r} if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
