@@ -47,34 +47,43 @@ def _wait_gone(pc: Run, cid: str) -> None:
     raise AssertionError(f"container {cid} still listed")
 
 
+HEAVY = (
+    *("click", "dataclasses", "inspect", "typing", "hashlib", "subprocess", "shutil", "signal"),
+    *("secrets", "socket", "datetime", "concurrent.futures", "pathlib", "re", "enum", "json"),
+    *("contextlib", "collections", "functools", "ipaddress", "urllib", "fnmatch", "warnings"),
+)
+
+
 @pytest.mark.parametrize("network", [[], ["--network", "none"]], ids=["bridge", "none"])
 def test_a_run_loads_no_heavy_module(root: Path, pc: Run, network: list[str]) -> None:
-    """What `pycore run` really imports, bridge and all: none of the modules whose load
-    costs a start milliseconds (see tests/unit/test_structs.py for the import-time list;
-    `re`, `json`, `pathlib`, `contextlib` and what they load were ~15 ms of every start).
-    The first bridged run of a store makes the bridge and its table with `ip` and `nft`
-    (subprocess); like docker0 they stay, so a later run makes nothing of the kind."""
+    """What the `pycore` command (the launcher the wheel installs) really imports for a run,
+    bridge and all: none of the modules whose load costs a start milliseconds (see
+    tests/unit/test_structs.py for the import-time list; `re`, `json`, `pathlib`,
+    `contextlib` and what they load were ~15 ms of every start, and pip's own wrapper for an
+    entry point imports `re`). The first bridged run of a store makes the bridge and its
+    table with `ip` and `nft` (subprocess); like docker0 they stay, so a later run makes
+    nothing of the kind."""
     assert pc("run", "--rm", *network, "busybox", "true").returncode == 0
-    code = (
-        "import sys\n"
-        "from pycore.cli import main\n"
-        f"code = main(['--root', {str(root)!r}, 'run', '--rm', *{network!r}, 'busybox', 'true'])\n"
-        "heavy = ('click', 'dataclasses', 'inspect', 'typing', 'hashlib', 'subprocess',\n"
-        "         'shutil', 'signal', 'secrets', 'socket', 'datetime', 'concurrent.futures',\n"
-        "         'pathlib', 're', 'enum', 'json', 'contextlib', 'collections', 'functools',\n"
-        "         'ipaddress', 'urllib', 'fnmatch', 'warnings')\n"
-        "print(code, [m for m in heavy if m in sys.modules])\n"
-    )
     import pycore
 
+    source = Path(pycore.__file__).parents[1]
+    launcher = source / "pycore.data" / "scripts" / "pycore"
     # -S: without site-packages' .pth files (this host has one that imports certifi, and with
     # it typing and shutil, into every Python); pycore itself from its source directory.
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYCORE_")}
-    env["PYTHONPATH"] = str(Path(pycore.__file__).parents[1])
+    env["PYTHONPATH"] = str(source)
+    argv = [sys.executable, "-S", "-X", "importtime", str(launcher), "--root", str(root)]
     out = subprocess.run(
-        [sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, timeout=60
+        [*argv, "run", "--rm", *network, "busybox", "true"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
-    assert out.stdout.strip() == "0 []", out.stderr
+    assert out.returncode == 0, out.stderr
+    imported = {ln.rsplit("|", 1)[1].strip() for ln in out.stderr.splitlines() if "|" in ln}
+    assert "pycore.runtime.containers" in imported  # the import log is the run's
+    assert sorted(imported & set(HEAVY)) == []
 
 
 # -- exit codes ----------------------------------------------------------------------------

@@ -64,9 +64,10 @@ def _click_main(args: list[str]) -> int:
 
 
 def entry() -> NoReturn:
-    """The console script: `main()`, then exit without tearing the interpreter down (module
-    and object teardown costs a short command like `run --rm` ~10-30 ms; every file and
-    process pycore made is already closed or released by then)."""
+    """The `pycore` command (python/pycore.data/scripts/pycore): `main()`, then exit without
+    tearing the interpreter down (module and object teardown costs a short command like
+    `run --rm` ~10-30 ms; every file and process pycore made is already closed or released
+    by then)."""
     # `run` and `create` allocate little and exit soon: no cyclic garbage collection for them
     # (its passes over the objects that imports create cost ~4% of a start); every other
     # command turns it back on (`_click_main`).
