@@ -3,6 +3,7 @@ and leaves every other one to click."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,27 @@ def test_run_does_not_import_click(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "125 False", out.stderr
     assert "no-such-image" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--bogus", "busybox"], "No such option '--bogus'"),
+        (["run"], "Missing argument 'IMAGE'"),
+        (["ps", "--bogus"], "No such option '--bogus'"),
+        (["run", "--restart", "sometimes", "busybox"], "invalid restart policy"),
+    ],
+)
+def test_usage_errors_exit_125_in_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As Docker's CLI: an unknown flag or a missing argument is pycore's error (125), said
+    in one line, and nothing is made."""
+    from pycore.cli import main
+
+    assert main(["--root", str(tmp_path / "store"), *argv]) == 125
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "store" / "containers").exists() or not os.listdir(
+        tmp_path / "store" / "containers"
+    )

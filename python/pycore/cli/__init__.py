@@ -59,7 +59,9 @@ def _click_main(args: list[str]) -> int:
         return 130
     except click.ClickException as e:
         print(f"pycore: {e.format_message()}", file=sys.stderr)
-        return 125 if e.exit_code == 1 else e.exit_code
+        # Docker's own errors, usage errors included (`unknown flag`), exit 125; click's are
+        # 1 (an error) and 2 (usage).
+        return 125 if e.exit_code in (1, 2) else e.exit_code
     return 0
 
 
