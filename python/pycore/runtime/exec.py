@@ -137,9 +137,8 @@ def exec_in(service: ContainerService, ref: str, opts: ExecOptions) -> ExecResul
     process = spec.get("process", {})
     env = merge_env(process.get("env", []), opts.env)
     user_spec = opts.user if opts.user is not None else c.record.get("Config", {}).get("User", "")
-    layers = [c.dir.upper] + [
-        Path(p) for p in spec.get("annotations", {}).get(OVERLAY_LOWERDIRS, "").split(":") if p
-    ]
+    lowers = str(spec.get("annotations", {}).get(OVERLAY_LOWERDIRS, ""))
+    layers = [c.dir.upper, *(p for p in lowers.split(":") if p)]
     user = users.resolve(
         user_spec or "0",
         users.read_image_file(layers, "etc/passwd"),
