@@ -86,6 +86,24 @@ def test_a_run_loads_no_heavy_module(root: Path, pc: Run, network: list[str]) ->
     assert sorted(imported & set(HEAVY)) == []
 
 
+def test_the_installed_pycore_command_runs_a_container(root: Path, pc: Run) -> None:
+    """The `pycore` command the install put on PATH (the wheel's launcher, not `python -m`)
+    runs a container and passes its exit code through."""
+    import shutil
+
+    exe = shutil.which("pycore")
+    assert exe is not None, "no pycore command on PATH"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYCORE_")}
+    out = subprocess.run(
+        [exe, "--root", str(root), "run", "--rm", "busybox", "sh", "-c", "echo hi; exit 3"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert (out.returncode, out.stdout) == (3, "hi\n"), out.stderr
+
+
 # -- exit codes ----------------------------------------------------------------------------
 
 
