@@ -25,6 +25,7 @@ from tests.helpers.containers import (
     cli_with_teardown,
     mounts_under,
 )
+from tests.helpers.imports import HEAVY
 
 pytestmark = pytest.mark.root
 
@@ -45,13 +46,6 @@ def _wait_gone(pc: Run, cid: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"container {cid} still listed")
-
-
-HEAVY = (
-    *("click", "dataclasses", "inspect", "typing", "hashlib", "subprocess", "shutil", "signal"),
-    *("secrets", "socket", "datetime", "concurrent.futures", "pathlib", "re", "enum", "json"),
-    *("contextlib", "collections", "functools", "ipaddress", "urllib", "fnmatch", "warnings"),
-)
 
 
 @pytest.mark.parametrize("network", [[], ["--network", "none"]], ids=["bridge", "none"])
