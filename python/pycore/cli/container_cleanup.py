@@ -1,7 +1,9 @@
 """`pycore container cleanup ID`: not for people. A container's monitor runs it (its exit
 command, as podman's conmon runs `podman container cleanup`) once the container is finished
 for good, to release its network endpoint without waiting for another pycore command; for an
-`--rm` container, with the anonymous volumes to remove (`--volume`, see `runtime.volumes`)."""
+`--rm` container, with the anonymous volumes to remove (`--volume`, see `runtime.volumes`).
+The command line a monitor runs (`runtime.exitcmd`) is parsed without click
+(`cli.runflags.fast_command`); this command is what any other spelling of it goes through."""
 
 from __future__ import annotations
 

@@ -291,9 +291,22 @@ def create_command(settings: Settings, kw: dict[str, Any]) -> int:
     return 0
 
 
+def _cleanup_command(root: str | None, debug: bool | None, args: Sequence[str]) -> int | None:
+    from pycore.runtime.exitcmd import parse_cleanup
+    from pycore.settings import Settings
+
+    parsed = parse_cleanup(args)
+    if parsed is None:
+        return None
+    cid, volumes = parsed
+    _service(Settings.from_env(root=root, debug=debug)).cleanup(cid, volumes=volumes)
+    return 0
+
+
 def fast_command(argv: Sequence[str]) -> int | None:
-    """Run `[--root R] [--debug] [container] run|create ...` without click; None: not one of
-    those shapes (click takes the command line as it is)."""
+    """Run `[--root R] [--debug] [container] run|create ...` and a monitor's `container
+    cleanup` without click; None: not one of those shapes (click takes the command line as
+    it is)."""
     from pycore.settings import Settings
 
     root: str | None = None
@@ -312,6 +325,8 @@ def fast_command(argv: Sequence[str]) -> int | None:
             return None
         i += 1
     rest = argv[i:]
+    if rest[:2] == ["container", "cleanup"]:  # a monitor's exit command (runtime.exitcmd)
+        return _cleanup_command(root, debug, rest[2:])
     if rest[:1] == ["container"]:
         rest = rest[1:]
     if not rest or rest[0] not in ("run", "create"):

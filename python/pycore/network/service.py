@@ -638,7 +638,10 @@ class NetworkService:
         monitor = raw.get("monitor_pid")
         if monitor and monitor != os.getppid() and is_alive(monitor, raw.get("monitor_start")):
             return
-        self.detach(cid)
+        # The container's processes are gone and its monitor, the netns's last holder, exits
+        # once this returns: the kernel takes the veths with the netns (a synchronous `ip link
+        # del` would wait out an RCU grace period, ~30 ms a `stop` or `rm -f` waits for).
+        self.detach(cid, kernel_links=True)
 
     def reconcile(self) -> list[str]:
         """Tear down the endpoints of containers that exited, were removed, or whose setup

@@ -83,16 +83,15 @@ def exit_command(
     """What the container's monitor runs once it is finished for good: `container cleanup`
     releases the endpoint; and the endpoint's record, without which it need not run (an
     attached CLI releases the endpoint itself). (None, None) without an endpoint."""
-    import sys
-
     from pycore.network.records import NetDirs
+    from pycore.runtime.exitcmd import cleanup_argv
 
     mode = _mode(record)
-    if mode in _NO_ENDPOINT or mode.startswith("container:") or not sys.executable:
+    if mode in _NO_ENDPOINT or mode.startswith("container:"):
         return None, None
     root = os.fspath(store.layout.root)
-    argv = [sys.executable, "-m", "pycore", "--root", root, "container", "cleanup", cid]
-    return argv, NetDirs(f"{root}/networks").endpoint(cid)
+    argv = cleanup_argv(root, cid)
+    return (argv, NetDirs(f"{root}/networks").endpoint(cid)) if argv else (None, None)
 
 
 def release(store: Store, cid: str) -> None:

@@ -444,14 +444,18 @@ class ContainerService:
         while True:
             if not os.path.exists(c.dir.path):
                 return c.state.exit_code or 0
-            state = records.read_state(c.dir)
+            raw = records.raw_state(c.dir.text)
+            state = records.state_of(raw)
             if state.status == "exited" and not state.monitor_alive:
                 return state.exit_code if state.exit_code is not None else 0
             if state.status == "created":
                 raise Conflict(f"container {c.short_id} is not running")
-            if deadline is not None and time.monotonic() > deadline:
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
                 raise ContainerError(f"timed out waiting for container {c.short_id}")
-            time.sleep(delay)
+            # The monitor goes last (it records the exit, runs its exit command, then exits):
+            # woken by its exit, not by the next poll.
+            records.await_monitor(raw, delay if deadline is None else min(delay, deadline - now))
             delay = min(delay * 2, 0.1)
 
     def stop(self, ref: str, *, timeout: float = 10.0, sig: int | None = None) -> Container:

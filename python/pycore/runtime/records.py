@@ -229,6 +229,30 @@ def state_of(raw: dict[str, Any] | None) -> State:
     )
 
 
+def await_monitor(raw: dict[str, Any] | None, seconds: float) -> None:
+    """Sleep `seconds`, or less: until the monitor `raw` (a `raw_state`) names has exited."""
+    seconds = max(seconds, 0.0)
+    pid = (raw or {}).get("monitor_pid")
+    if not (raw and isinstance(pid, int) and pid > 0):
+        time.sleep(seconds)
+        return
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        time.sleep(seconds)
+        return
+    try:
+        # Checked after opening: the pidfd pins the process whose start time matched.
+        if start_time(pid) == raw.get("monitor_start"):
+            import select
+
+            select.select([fd], [], [], seconds)  # readable once it has exited
+        else:
+            time.sleep(seconds)
+    finally:
+        os.close(fd)
+
+
 # A start whose CLI died may still have forked a monitor that is about to record itself; one
 # that has not done so within this many seconds never will.
 START_GRACE = 5.0

@@ -261,19 +261,18 @@ def auto_removed(store: Store, record: Mapping[str, Any]) -> builtins.list[str]:
     return VolumeService(store).anonymous_names(record)
 
 
-def rm_exit_command(store: Store, cid: str, names: Sequence[str]) -> tuple[list[str], str]:
+def rm_exit_command(
+    store: Store, cid: str, names: Sequence[str]
+) -> tuple[list[str] | None, str | None]:
     """The monitor's exit command for an `--rm` container with anonymous volumes `names`:
     `container cleanup` (it also releases a network endpoint) told to remove them, once the
     monitor has taken the container's directory away; and the path while which it is
     needed, the last of the volumes (an attached CLI removes them itself and, once they
     are gone, spares the monitor an interpreter start; see `remove_after_exit`)."""
-    import sys
+    from pycore.runtime.exitcmd import cleanup_argv
 
-    argv = [sys.executable, "-m", "pycore", "--root", str(store.layout.root)]
-    argv += ["container", "cleanup"]
-    for name in names:
-        argv += ["--volume", name]
-    return [*argv, cid], f"{store.layout.volumes}/{names[-1]}"
+    argv = cleanup_argv(store.layout.root, cid, names)
+    return argv, None if argv is None else f"{store.layout.volumes}/{names[-1]}"
 
 
 # How long an attached `run --rm` waits for the monitor to take the directory away: it does
