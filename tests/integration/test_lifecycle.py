@@ -177,3 +177,24 @@ def test_pause_and_unpause(pc: Run) -> None:
     r = pc("pause", stopped)
     assert r.returncode == 1 and "is not running" in r.stderr
     assert pc("rm", "-f", "pz", stopped).returncode == 0
+
+
+def test_several_containers_each_done_errors_said_rm_f_of_missing_is_fine(pc: Run) -> None:
+    """As Docker's CLI: `rm`, `stop`, `kill`, `wait` go through every container named, one
+    line per error, and exit with the error's code (125 for a missing container, pycore's
+    error); `rm -f` of a container that does not exist says so but succeeds (as `rm -f` of
+    a missing file)."""
+    a = _run_d(pc, "busybox", "sleep", "60")
+    b = _run_d(pc, "busybox", "sleep", "60")
+    r = pc("stop", "-t", "0", a, "nosuch", b)
+    assert r.returncode == 125
+    assert r.stdout.split() == [a, b]
+    assert r.stderr.strip() == "pycore: No such container: nosuch"
+    r = pc("wait", a, "nosuch", b)
+    assert (r.returncode, r.stdout.split()) == (125, ["137", "137"])
+    r = pc("rm", "nosuch", a)
+    assert (r.returncode, r.stdout.split()) == (125, [a])
+    r = pc("rm", "-f", "nosuch", b)
+    assert (r.returncode, r.stdout.split()) == (0, [b])
+    assert "No such container: nosuch" in r.stderr
+    assert pc("ps", "-aq", "--no-trunc").stdout.split().count(b) == 0

@@ -114,6 +114,33 @@ def start_cmd(
         click.echo(ref)
 
 
+def _each(
+    ctx: click.Context,
+    refs: tuple[str, ...],
+    act: Callable[[str], object],
+    *,
+    missing_ok: bool = False,
+) -> None:
+    """Docker's way with several containers: each in turn, what `act` returns echoed (the
+    reference when it returns None); an error is one line and the rest are still done, the
+    command then exits with the last error's code. `missing_ok` (`rm -f`): a container that
+    does not exist is said on stderr but is no failure, as for `rm -f` of a missing file."""
+    from pycore.errors import ContainerNotFound, PycoreError
+
+    failed = 0
+    for ref in refs:
+        try:
+            out = act(ref)
+        except PycoreError as e:
+            click.echo(f"pycore: {e}", err=True)
+            if not (missing_ok and isinstance(e, ContainerNotFound)):
+                failed = e.exit_code
+            continue
+        click.echo(ref if out is None else str(out))
+    if failed:
+        ctx.exit(failed)
+
+
 @_both("stop")
 @click.option("-t", "--time", "timeout", type=int, default=10, show_default=True)
 @click.option("-s", "--signal", "sig", help="Signal to send (default: STOPSIGNAL or SIGTERM).")
@@ -126,9 +153,12 @@ def stop_cmd(
     from pycore.runtime.containers import parse_signal
 
     svc = service(ctx)
-    for ref in containers:
-        svc.stop(ref, timeout=timeout, sig=parse_signal(sig) if sig else None)
-        click.echo(ref)
+    signum = parse_signal(sig) if sig else None
+
+    def stop(ref: str) -> None:
+        svc.stop(ref, timeout=timeout, sig=signum)
+
+    _each(ctx, containers, stop)
 
 
 @_both("kill")
@@ -140,9 +170,12 @@ def kill_cmd(ctx: click.Context, sig: str, containers: tuple[str, ...]) -> None:
     from pycore.runtime.containers import parse_signal
 
     svc = service(ctx)
-    for ref in containers:
-        svc.kill(ref, parse_signal(sig))
-        click.echo(ref)
+    signum = parse_signal(sig)
+
+    def kill(ref: str) -> None:
+        svc.kill(ref, signum)
+
+    _each(ctx, containers, kill)
 
 
 @_both("wait")
@@ -151,8 +184,7 @@ def kill_cmd(ctx: click.Context, sig: str, containers: tuple[str, ...]) -> None:
 def wait_cmd(ctx: click.Context, containers: tuple[str, ...]) -> None:
     """Block until containers stop, then print their exit codes."""
     svc = service(ctx)
-    for ref in containers:
-        click.echo(str(svc.wait(ref)))
+    _each(ctx, containers, svc.wait)
 
 
 @_both("rm")
@@ -163,9 +195,11 @@ def wait_cmd(ctx: click.Context, containers: tuple[str, ...]) -> None:
 def rm_cmd(ctx: click.Context, force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
     """Remove one or more containers."""
     svc = service(ctx)
-    for ref in containers:
+
+    def remove(ref: str) -> None:
         svc.remove(ref, force=force, volumes=volumes)
-        click.echo(ref)
+
+    _each(ctx, containers, remove, missing_ok=force)
 
 
 @_both("logs")
