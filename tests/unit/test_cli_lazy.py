@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 
@@ -46,3 +47,19 @@ def test_help_lists_commands_from_every_module() -> None:
     ).stdout
     for name in ("run", "images", "pull", "load", "layer", "system"):
         assert f"  {name}" in out
+
+
+def test_the_version_is_the_package_version() -> None:
+    """`pycore --version` says `pycore.__version__` (no package metadata lookup), which is
+    the version pyproject.toml gives the wheel."""
+    import tomllib
+
+    import pycore
+
+    pyproject = Path(__file__).parents[2] / "pyproject.toml"
+    version = tomllib.loads(pyproject.read_text())["project"]["version"]
+    assert pycore.__version__ == version
+    out = subprocess.run(
+        [sys.executable, "-m", "pycore", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"pycore, version {version}"
