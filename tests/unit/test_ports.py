@@ -13,6 +13,7 @@ from pycore.network.ports import (
     parse_publish,
     publish_all,
 )
+from tests.helpers.imports import heavy_loaded
 
 
 def test_publish_forms() -> None:
@@ -56,3 +57,21 @@ def test_overlaps_and_describe() -> None:
     assert not overlaps(lo8080, PortBinding(80, "tcp", "127.0.0.2", 8080))
     assert describe(any8080) == "0.0.0.0:8080" and describe(lo8080) == "127.0.0.1:8080"
     assert any8080.key == "80/tcp"
+
+
+@pytest.mark.parametrize(
+    ("spec", "host_ip"), [("0.0.0.0:8080:80", ""), ("10.1.2.3:8080:80", "10.1.2.3")]
+)
+def test_a_host_address_as_written(spec: str, host_ip: str) -> None:
+    assert parse_publish(spec) == [PortBinding(80, "tcp", host_ip, 8080)]
+
+
+@pytest.mark.parametrize("host_ip", ["127.000.0.1", "1.2.3.256", "127.1", "1.2.3.4.5", "x.y.z.w"])
+def test_a_host_address_ipaddress_refuses_is_refused(host_ip: str) -> None:
+    with pytest.raises(UsageError, match="invalid IP address in publish spec"):
+        parse_publish(f"{host_ip}:8080:80")
+
+
+def test_a_host_address_loads_no_ipaddress() -> None:
+    code = "from pycore.network.ports import parse_publish\nparse_publish('127.0.0.1:8080:80')"
+    assert heavy_loaded(code) == []

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 _ALL = 0xFFFFFFFF
 
 
-def _octets(text: str) -> int | None:
+def dotted_quad(text: str) -> int | None:
     """A dotted quad as `ipaddress` reads it (four decimal octets, no leading zeros), or
     None for anything else."""
     parts = text.split(".")
@@ -36,7 +36,7 @@ def _octets(text: str) -> int | None:
 
 def ip_int(text: str) -> int:
     """`int(ipaddress.IPv4Address(text))`; ValueError (AddressValueError) as it raises."""
-    n = _octets(text)
+    n = dotted_quad(text)
     if n is None:
         import ipaddress
 
@@ -101,7 +101,7 @@ def subnet(text: str, *, strict: bool = True) -> Subnet:
     """`ipaddress.IPv4Network(text, strict=strict)` as a Subnet; its ValueError (an
     AddressValueError or NetmaskValueError) for what it rejects."""
     addr, sep, prefix = text.partition("/")
-    n = _octets(addr)
+    n = dotted_quad(addr)
     if n is not None and "/" not in prefix:
         if not sep:
             return Subnet(n, 32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pycore.errors import UsageError
+from pycore.network.ipam import dotted_quad
 from pycore.structs import struct
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
@@ -63,15 +64,17 @@ def parse_publish(spec: str) -> list[PortBinding]:
     host_ip = ""
     if len(parts) == 3:
         host_ip = parts[0]
-        import ipaddress  # here: only a spec naming a host address needs it
+        if dotted_quad(host_ip) is None:  # not an IPv4 address as written canonically
+            import ipaddress  # here: only for the error (ipaddress's own reading of it)
 
-        try:
-            addr = ipaddress.ip_address(host_ip)
-        except ValueError as e:
-            raise UsageError(f"invalid IP address in publish spec {spec!r}") from e
-        if addr.version != 4:
-            raise UsageError(f"IPv6 host addresses are not supported: {spec!r}")
-        if str(addr) == "0.0.0.0":
+            try:
+                addr = ipaddress.ip_address(host_ip)
+            except ValueError as e:
+                raise UsageError(f"invalid IP address in publish spec {spec!r}") from e
+            if addr.version != 4:
+                raise UsageError(f"IPv6 host addresses are not supported: {spec!r}")
+            raise UsageError(f"invalid IP address in publish spec {spec!r}")
+        if host_ip == "0.0.0.0":
             host_ip = ""
     container = _range(parts[-1], "container port")
     host_text = parts[-2] if len(parts) >= 2 else ""
