@@ -1,0 +1,87 @@
+"""Scratch directories under a store's tmp/: made and removed around their block, and swept
+when their owner is gone (`kill -9`), never while it lives."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pycore.store import workdir
+
+
+def _dead_pid() -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout)
+
+
+def test_a_workdir_lives_for_its_block(tmp_path: Path) -> None:
+    with workdir.workdir(tmp_path, "unpack") as work:
+        assert isinstance(work, Path) and work.is_dir() and work.parent == tmp_path
+        (work / "d").mkdir()
+        (work / "d" / "f").write_text("x")
+        os.chmod(work / "d", 0o500)  # read-only, as layer directories may be
+        assert (tmp_path / f"{work.name}.lock").exists()
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_workdir_goes_when_its_block_raises(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), workdir.workdir(str(tmp_path), "pull"):
+        raise RuntimeError("boom")
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_sweep_takes_what_dead_owners_left_and_nothing_else(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    # A scratch dir whose lock nobody holds (its command was killed): swept.
+    (tmp_path / f"unpack-{dead}-aa").mkdir()
+    (tmp_path / f"unpack-{dead}-aa" / "f").write_text("x")
+    (tmp_path / f"unpack-{dead}-aa.lock").write_text("")
+    # Trash renamed here by a dead command: swept; by a live one: kept.
+    (tmp_path / f"trash-{dead}-bb").mkdir()
+    (tmp_path / f"trash-{os.getpid()}-cc").mkdir()
+    # A scratch dir whose lock is held (its command runs): kept.
+    (tmp_path / "pull-1-dd").mkdir()
+    fd = os.open(tmp_path / "pull-1-dd.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+        pass_fds=(fd,),
+    )
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # the lock is the open file's: the child shares it
+        os.close(fd)
+        assert workdir.sweep(tmp_path) == 2
+        left = sorted(os.listdir(tmp_path))
+        assert left == sorted([f"trash-{os.getpid()}-cc", "pull-1-dd", "pull-1-dd.lock"])
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()
+    assert workdir.sweep(tmp_path) == 1  # its holder gone, the scratch dir goes too
+    assert os.listdir(tmp_path) == [f"trash-{os.getpid()}-cc"]
+    assert workdir.sweep(tmp_path / "missing") == 0
+
+
+def test_remove_tree_never_follows_a_symlink(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "link").symlink_to(outside)
+    workdir.remove_tree(tmp_path / "link-to-outside-missing")  # missing: nothing to do
+    (tmp_path / "top-link").symlink_to(outside)
+    workdir.remove_tree(tmp_path / "top-link")
+    workdir.remove_tree(str(tree))
+    assert not (tmp_path / "top-link").exists() and not tree.exists()
+    assert (outside / "keep").read_text() == "x"
