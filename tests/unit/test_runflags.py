@@ -14,7 +14,7 @@ import pytest
 
 from pycore.cli import runflags
 from pycore.cli.app import load_all
-from pycore.cli.runflags import DETACH, RUN_FLAGS, NotFast, parse
+from pycore.cli.runflags import DETACH, EXEC_FLAGS, RUN_FLAGS, NotFast, parse
 
 ACCEPTED = [
     ["busybox"],
@@ -120,3 +120,52 @@ def test_usage_errors_exit_125_in_one_line(
     assert not (tmp_path / "store" / "containers").exists() or not os.listdir(
         tmp_path / "store" / "containers"
     )
+
+
+EXEC_ACCEPTED = [
+    ["web", "true"],
+    ["-it", "web", "sh"],
+    ["-d", "-e", "A=1", "--env=B=2", "-u", "1000:1000", "-w/tmp", "web", "ls", "-l"],
+    ["--interactive", "--tty", "--user=nobody", "--workdir", "/", "web", "sh", "-c", "x"],
+    ["--", "web", "-d"],
+]
+EXEC_REFUSED = [["web"], [], ["--help"], ["--privileged", "web", "true"], ["-e"]]
+
+
+def _click_exec(argv: list[str]) -> dict[str, Any]:
+    load_all()
+    from pycore.cli.container_ops import exec_cmd
+
+    with exec_cmd.make_context("exec", list(argv), resilient_parsing=False) as ctx:
+        return dict(ctx.params)
+
+
+@pytest.mark.parametrize("argv", EXEC_ACCEPTED, ids=" ".join)
+def test_fast_exec_parser_agrees_with_click(argv: list[str]) -> None:
+    assert parse(argv, EXEC_FLAGS, "container") == _click_exec(argv)
+
+
+@pytest.mark.parametrize("argv", EXEC_REFUSED, ids=lambda a: " ".join(a) or "-")
+def test_fast_exec_leaves_the_rest_to_click(argv: list[str], tmp_path: Path) -> None:
+    assert runflags.fast_command(["--root", str(tmp_path), "exec", *argv]) is None
+
+
+def test_every_click_option_of_exec_comes_from_the_table() -> None:
+    load_all()
+    from pycore.cli.container_ops import exec_cmd
+
+    assert {p.name for p in exec_cmd.params if isinstance(p, click.Option)} == {
+        f.dest for f in EXEC_FLAGS
+    }
+
+
+def test_exec_does_not_import_click(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from pycore.cli import main\n"
+        f"code = main(['--root', '{tmp_path}', 'exec', 'nosuch', 'true'])\n"
+        "print(code, 'click' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "125 False", out.stderr
+    assert out.stderr.strip() == "pycore: No such container: nosuch"

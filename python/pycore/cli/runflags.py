@@ -1,9 +1,11 @@
-"""`run` and `create`: their options as one table, and the commands themselves without click.
+"""`run`, `create` and `exec`: their options as tables, and the commands themselves without
+click.
 
-The click commands (`pycore.cli.containers`) are built from `RUN_FLAGS`. `pycore run` is the
-command users time, so `fast_command` parses the common shapes of a `run`/`create` command
-line with the same table and runs it without importing click (which alone costs more than
-Python's own start). Whatever it does not recognise -- `--help`, an unknown option, a value
+The click commands (`pycore.cli.containers`, `pycore.cli.container_ops`) are built from
+`RUN_FLAGS` and `EXEC_FLAGS`. `pycore run` is the command users time, and `exec` the one
+scripts repeat, so `fast_command` parses the common shapes of their command lines with the
+same tables and runs them without importing click (which alone costs more than Python's own
+start). Whatever it does not recognise -- `--help`, an unknown option, a value
 click would refuse -- it leaves to click, so errors and help read the same either way.
 """
 
@@ -76,6 +78,14 @@ RUN_FLAGS: tuple[Flag, ...] = (
     Flag(("--pull",), "pull", VALUE, "missing (default), always or never."),
 )
 DETACH = Flag(("-d", "--detach"), "detach", BOOL, "Run in the background, print the id.")
+EXEC_FLAGS: tuple[Flag, ...] = (
+    Flag(("-d", "--detach"), "detach", BOOL, "Detached mode: run in the background."),
+    Flag(("-i", "--interactive"), "interactive", BOOL, "Keep STDIN open."),
+    Flag(("-t", "--tty"), "tty", BOOL, "Allocate a pseudo-TTY."),
+    Flag(("-e", "--env"), "env", MULTI, "Set environment variables."),
+    Flag(("-u", "--user"), "user", VALUE, "Username or UID (format: <name|uid>[:<group|gid>])."),
+    Flag(("-w", "--workdir"), "workdir", VALUE, "Working directory inside the container."),
+)
 
 
 class NotFast(Exception):
@@ -99,10 +109,11 @@ def _store(values: dict[str, Any], f: Flag, value: str) -> None:
         values[f.dest] = value
 
 
-def parse(argv: Sequence[str], flags: Sequence[Flag]) -> dict[str, Any]:
+def parse(argv: Sequence[str], flags: Sequence[Flag], target: str = "image") -> dict[str, Any]:
     """Options (long with `=` or a separate value, short ones grouped as `-it` or with the
-    value attached as `-eK=V`), then IMAGE and the container's command, as click parses the
-    `run` command (no options after the image). Raises NotFast for anything else."""
+    value attached as `-eK=V`), then IMAGE (or, for `exec`, the `target` CONTAINER) and the
+    command, as click parses `run` and `exec` (no options after the image or container).
+    Raises NotFast for anything else."""
     by_name = {name: f for f in flags for name in f.names}
     values = _defaults(flags)
     i = 0
@@ -146,7 +157,7 @@ def parse(argv: Sequence[str], flags: Sequence[Flag]) -> dict[str, Any]:
         i += 1
     if i >= len(argv):
         raise NotFast  # no IMAGE: click words the error
-    values["image"] = argv[i]
+    values[target] = argv[i]
     values["command"] = tuple(argv[i + 1 :])
     return values
 
@@ -291,6 +302,25 @@ def create_command(settings: Settings, kw: dict[str, Any]) -> int:
     return 0
 
 
+def exec_command(settings: Settings, kw: dict[str, Any]) -> int:
+    """`pycore exec`: the command's exit code (0 detached)."""
+    from pycore.runtime.exec import ExecOptions, exec_in
+    from pycore.runtime.options import env_entries
+
+    detach = kw["detach"]
+    opts = ExecOptions(
+        command=kw["command"],
+        env=env_entries(kw["env"], [], os.environ),
+        user=kw["user"],
+        workdir=kw["workdir"],
+        interactive=kw["interactive"] and not detach,
+        tty=kw["tty"] and not detach,
+        detach=detach,
+    )
+    sys.stdout.flush()
+    return exec_in(_service(settings), kw["container"], opts).exit_code or 0
+
+
 def _cleanup_command(root: str | None, debug: bool | None, args: Sequence[str]) -> int | None:
     from pycore.runtime.exitcmd import parse_cleanup
     from pycore.settings import Settings
@@ -304,7 +334,7 @@ def _cleanup_command(root: str | None, debug: bool | None, args: Sequence[str]) 
 
 
 def fast_command(argv: Sequence[str]) -> int | None:
-    """Run `[--root R] [--debug] [container] run|create ...` and a monitor's `container
+    """Run `[--root R] [--debug] [container] run|create|exec ...` and a monitor's `container
     cleanup` without click; None: not one of those shapes (click takes the command line as
     it is)."""
     from pycore.settings import Settings
@@ -329,14 +359,20 @@ def fast_command(argv: Sequence[str]) -> int | None:
         return _cleanup_command(root, debug, rest[2:])
     if rest[:1] == ["container"]:
         rest = rest[1:]
-    if not rest or rest[0] not in ("run", "create"):
+    if not rest or rest[0] not in ("run", "create", "exec"):
         return None
-    flags = (*RUN_FLAGS, DETACH) if rest[0] == "run" else RUN_FLAGS
     try:
-        kw = parse(rest[1:], flags)
+        if rest[0] == "exec":
+            kw = parse(rest[1:], EXEC_FLAGS, "container")
+            if not kw["command"]:
+                return None  # click says that COMMAND is missing
+        else:
+            kw = parse(rest[1:], (*RUN_FLAGS, DETACH) if rest[0] == "run" else RUN_FLAGS)
     except NotFast:
         return None
     settings = Settings.from_env(root=root, debug=debug)
+    if rest[0] == "exec":
+        return exec_command(settings, kw)
     if rest[0] == "run":
         return run_command(settings, kw)
     return create_command(settings, kw)

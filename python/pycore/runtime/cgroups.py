@@ -160,6 +160,34 @@ def remove(container_id: str, root: StrPath = CGROUP_ROOT) -> None:
             pass
 
 
+def freezer(container_id: str, root: StrPath = CGROUP_ROOT) -> tuple[str, bytes, bytes] | None:
+    """(file, frozen value, thawed value) of the container's freezer (v1 `freezer.state`, v2
+    `cgroup.freeze`), None when it has none."""
+    for d in container_dirs(container_id, root):
+        if os.path.exists(f"{d}/freezer.state"):
+            return f"{d}/freezer.state", b"FROZEN", b"THAWED"
+        if os.path.exists(f"{d}/cgroup.freeze"):
+            return f"{d}/cgroup.freeze", b"1", b"0"
+    return None
+
+
+PAUSED_MARK = "paused"  # in the container's directory: `pause` without a freezer (SIGSTOP)
+
+
+def paused(container_id: str, container_dir: str, root: StrPath = CGROUP_ROOT) -> bool:
+    """The container is paused: its freezer holds it, or, without a freezer, `pause` stopped
+    its processes and left its mark in the container's directory."""
+    fz = freezer(container_id, root)
+    if fz is None:
+        return os.path.exists(f"{container_dir}/{PAUSED_MARK}")
+    try:
+        with open(fz[0], "rb") as f:
+            value = f.read().strip()
+    except OSError:
+        return False
+    return value in (b"FROZEN", b"FREEZING", b"1")
+
+
 def sweep(root: StrPath = CGROUP_ROOT, *, min_age: float = 30.0) -> list[str]:
     """Remove empty container cgroups left by monitors that were killed (`kill -9`).
 

@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+import os
 
 from pycore import native
 from pycore.errors import ContainerNotRunning, UsageError
@@ -16,7 +14,12 @@ from pycore.runtime.containers import Container, ContainerService
 from pycore.runtime.records import start_time
 from pycore.structs import struct
 
-CGROUP_MOUNTS = Path("/proc/self/mountinfo")
+TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+CGROUP_MOUNTS = "/proc/self/mountinfo"
 OVERLAY_LOWERDIRS = "org.pycore.overlay.lowerdirs"
 
 
@@ -61,7 +64,8 @@ def merge_env(base: Sequence[str], extra: Sequence[str]) -> list[str]:
 def _cgroup_lines(pid: int | str) -> dict[str, str]:
     """/proc/<pid>/cgroup as {controllers: path} ("" is the v2 hierarchy)."""
     try:
-        text = Path(f"/proc/{pid}/cgroup").read_text()
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8") as f:
+            text = f.read()
     except OSError:
         return {}
     out = {}
@@ -72,27 +76,29 @@ def _cgroup_lines(pid: int | str) -> dict[str, str]:
     return out
 
 
-def _cgroup_mounts() -> dict[str, Path]:
+def _cgroup_mounts() -> dict[str, str]:
     """Mount point of each hierarchy, keyed as /proc/<pid>/cgroup names them."""
-    out: dict[str, Path] = {}
-    for line in CGROUP_MOUNTS.read_text().splitlines():
+    out: dict[str, str] = {}
+    with open(CGROUP_MOUNTS, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    for line in lines:
         left, _, right = line.partition(" - ")
         fields, rfields = left.split(), right.split()
         if len(rfields) < 3 or rfields[0] not in ("cgroup", "cgroup2"):
             continue
         if rfields[0] == "cgroup2":
-            out.setdefault("", Path(fields[4]))
+            out.setdefault("", fields[4])
             continue
         opts = rfields[2].split(",")
         names = [o for o in opts if o.startswith("name=")]
         known = {"rw", "ro", "nosuid", "nodev", "noexec", "relatime", "xattr", "clone_children"}
         controllers = [o for o in opts if o not in known and "=" not in o]
         key = ",".join(names or controllers)
-        out.setdefault(key, Path(fields[4]))
+        out.setdefault(key, fields[4])
     return out
 
 
-def cgroup_procs(pid: int, monitor_pid: int | None) -> list[Path]:
+def cgroup_procs(pid: int, monitor_pid: int | None) -> list[str]:
     """The `cgroup.procs` files of the cgroups the container's init is in, wherever they
     differ from its monitor's (the container's own cgroups; none when it has none)."""
     theirs = _cgroup_lines(pid)
@@ -102,8 +108,8 @@ def cgroup_procs(pid: int, monitor_pid: int | None) -> list[Path]:
     for key, path in sorted(theirs.items()):
         if base.get(key) == path or key not in mounts:
             continue
-        procs = mounts[key] / path.lstrip("/") / "cgroup.procs"
-        if procs.exists():
+        procs = os.path.join(mounts[key], path.lstrip("/"), "cgroup.procs")
+        if os.path.exists(procs):
             out.append(procs)
     return out
 
@@ -128,9 +134,9 @@ def exec_in(service: ContainerService, ref: str, opts: ExecOptions) -> ExecResul
         )
     c = service.get(ref)
     pid, start = running_process(c)
-    from pycore.runtime import procs
+    from pycore.runtime import cgroups
 
-    if procs.is_paused(c):
+    if cgroups.paused(c.id, c.dir.text):
         # It would join the frozen cgroup and hang there.
         raise ContainerNotRunning(f"Container {c.id} is paused, unpause the container before exec")
     spec = _spec(c)

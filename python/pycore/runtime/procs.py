@@ -145,27 +145,16 @@ def top(c: Container, ps_args: Sequence[str] = ()) -> tuple[list[str], list[list
 
 def _freezer(c: Container) -> tuple[Path, bytes, bytes] | None:
     """(file, frozen value, thawed value) of the container's freezer, if it has one."""
-    for d in map(Path, cgroups.container_dirs(c.id)):
-        if (d / "freezer.state").exists():
-            return d / "freezer.state", b"FROZEN", b"THAWED"
-        if (d / "cgroup.freeze").exists():
-            return d / "cgroup.freeze", b"1", b"0"
-    return None
+    fz = cgroups.freezer(c.id)
+    return None if fz is None else (Path(fz[0]), fz[1], fz[2])
 
 
 def _stopped_marker(c: Container) -> Path:
-    return Path(c.dir.path, "paused")
+    return Path(c.dir.path, cgroups.PAUSED_MARK)
 
 
 def is_paused(c: Container) -> bool:
-    fz = _freezer(c)
-    if fz is not None:
-        try:
-            value = fz[0].read_bytes().strip()
-        except OSError:
-            return False
-        return value in (b"FROZEN", b"FREEZING", b"1")
-    return _stopped_marker(c).exists()
+    return cgroups.paused(c.id, c.dir.text)
 
 
 def pause(c: Container) -> None:

@@ -132,15 +132,14 @@ class Selected:
 
 def docker_status(c: Container) -> str:
     """Docker's State of a container: the record's status, or `paused` / `restarting`. The
-    freezer is read only for running containers (and `pycore.runtime.procs` imported only
-    then: `ps` of stopped containers stays lean)."""
+    freezer is read only for running containers."""
     if not c.running:
         return c.state.status
     if c.state.restarting:
         return "restarting"
-    from pycore.runtime import procs
+    from pycore.runtime import cgroups
 
-    return "paused" if procs.is_paused(c) else "running"
+    return "paused" if cgroups.paused(c.id, c.dir.text) else "running"
 
 
 def select(
