@@ -1,9 +1,10 @@
-"""Stopping and removing a running container: `pycore rm -f` and `pycore stop -t 0` of a
-`busybox sleep` started with `run -d`, against `podman rm -f -t 0` and `podman stop -t 0`.
+"""Commands on a running container: `pycore exec CTR true`, `pycore rm -f` and `pycore stop
+-t 0` of a `busybox sleep` started with `run -d`, against `podman exec`, `podman rm -f -t 0`
+and `podman stop -t 0`.
 
-    python3 benches/stop.py [--runs 15]
+    python3 benches/lifecycle.py [--runs 15]
 
-Only the stop or removal is timed (a fresh CLI process each), median of the runs. pycore runs
+Only the exec, stop or removal is timed (a fresh CLI process each), median of the runs. pycore runs
 from the bench venv of benches/run.py (what pipx makes), with its default bridge and with
 `--network none`; podman (4.3, crun, netavark bridge) as benches/run.py runs it: private
 --root/--runroot on /dev/shm, cgroup2 mounted in a private mount namespace, `--cgroups
@@ -31,6 +32,15 @@ podman, runs = json.loads(sys.argv[1]), int(sys.argv[2])
 run = ["run", "-d", "--cgroups", "disabled", "--ulimit", "nofile=20000:20000",
        "--ulimit", "nproc=32768:32768", "busybox", "sleep", "60"]
 out = {}
+cid = subprocess.run(podman + run, capture_output=True, text=True, check=True).stdout.strip()
+ts = []
+for _ in range(runs):
+    time.sleep(0.05)
+    t = time.perf_counter()
+    subprocess.run(podman + ["exec", cid, "true"], capture_output=True, check=True)
+    ts.append(time.perf_counter() - t)
+out["exec"] = statistics.median(ts) * 1000
+subprocess.run(podman + ["rm", "-f", "-t", "0", cid], capture_output=True)
 for verb in (["rm", "-f", "-t", "0"], ["stop", "-t", "0"]):
     ts = []
     for _ in range(runs):
@@ -64,6 +74,25 @@ def pycore_ms(cli: str, verb: list[str], network: list[str], runs: int) -> float
     return statistics.median(ts) * 1000
 
 
+def pycore_exec_ms(cli: str, network: list[str], runs: int) -> float:
+    base = [cli, "--root", str(bench.ROOT)]
+    started = subprocess.run(
+        [*base, "run", "-d", *network, "busybox", "sleep", "60"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cid = started.stdout.strip()
+    ts = []
+    for _ in range(runs):
+        time.sleep(0.05)
+        t = time.perf_counter()
+        subprocess.run([*base, "exec", cid, "true"], capture_output=True, check=True)
+        ts.append(time.perf_counter() - t)
+    subprocess.run([*base, "rm", "-f", cid], capture_output=True, check=True)
+    return statistics.median(ts) * 1000
+
+
 def podman_ms(runs: int) -> dict[str, float] | None:
     if bench.podman_ms(1) is None:  # loads the image; None when podman cannot run here
         return None
@@ -90,13 +119,14 @@ def main() -> None:
     if "busybox" not in bench.pycore("images").stdout:
         assert bench.pycore("image", "bootstrap", "busybox").returncode == 0
     cli = bench.venv_cli()
-    rows: dict[str, float] = {}
+    rows: dict[str, float] = {"pycore exec": pycore_exec_ms(cli, [], runs)}
     for verb in (["rm", "-f"], ["stop", "-t", "0"]):
         for network in ([], ["--network", "none"]):
             what = " ".join(["pycore", *verb, *(["(--network none)"] if network else [])])
             rows[what] = pycore_ms(cli, verb, network, runs)
     podman = podman_ms(runs)
     if podman is not None:
+        rows["podman exec"] = podman["exec"]
         rows["podman rm -f -t 0"] = podman["rm"]
         rows["podman stop -t 0"] = podman["stop"]
     bench.pycore("network", "cleanup")
@@ -105,7 +135,8 @@ def main() -> None:
         print(f"| {k} | {v:.1f} ms |")
     if podman is not None:
         print(
-            f"\npycore rm -f: {rows['pycore rm -f'] / podman['rm']:.2f} of podman's; "
+            f"\npycore exec: {rows['pycore exec'] / podman['exec']:.2f} of podman's; "
+            f"pycore rm -f: {rows['pycore rm -f'] / podman['rm']:.2f} of podman's; "
             f"pycore stop -t 0: {rows['pycore stop -t 0'] / podman['stop']:.2f} of podman's"
         )
 
