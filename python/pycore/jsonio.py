@@ -5,7 +5,8 @@ loads `re` and with it `enum`, `functools` and `collections`. The records a run 
 writes (image index, container state, network endpoints, config.json) need only what the C
 scanner and encoder do on their own, so this module calls them without that package: the same
 results as `json.loads` and `json.dumps(..., separators=(",", ":"))`. Errors are the json
-package's own `JSONDecodeError` (a `ValueError`), loaded only when there is one to raise.
+package's own `JSONDecodeError` (a `ValueError`): the json package is loaded only when there is
+one to raise.
 (`_json` is part of CPython, the only Python pycore's native module is built for.)
 """
 
@@ -51,6 +52,12 @@ def loads(data: str | bytes | bytearray) -> Any:
         value, end = _make_scanner(_Context)(doc, start)
     except StopIteration as stop:
         raise _error("Expecting value", doc, stop.value) from None
+    except SystemError:
+        # An error inside the document: the scanner raises json.decoder's JSONDecodeError,
+        # and (CPython 3.11) only once that module is loaded; json says what is wrong.
+        import json
+
+        return json.loads(doc)
     rest = doc[end:].lstrip(_WHITESPACE)
     if rest:
         raise _error("Extra data", doc, len(doc) - len(rest))

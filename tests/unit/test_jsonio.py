@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -63,3 +65,34 @@ def test_unserializable_value_is_a_type_error() -> None:
 
 def test_loads_no_regular_expressions() -> None:
     assert heavy_loaded("from pycore import jsonio\njsonio.loads(jsonio.dumps({'a': [1.5]}))") == []
+
+
+def test_bad_documents_in_a_fresh_interpreter() -> None:
+    """Where nothing has loaded the json package (as in a `pycore` command), a document that
+    is bad inside still raises json's JSONDecodeError, with json's words and position."""
+    code = (
+        "import sys\n"
+        "from pycore import jsonio\n"
+        "for doc in ('{', '[1,]', '{\"a\" 1}', '\"unterminated', '', '[1] [2]', '{\"a\":}'):\n"
+        "    try:\n"
+        "        jsonio.loads(doc)\n"
+        "    except ValueError as e:\n"
+        "        print(type(e).__name__, e.msg, e.pos)\n"
+    )
+    env = {"PYTHONPATH": ":".join(p for p in sys.path if p)}
+    ours = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    theirs = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            code.replace("from pycore import jsonio", "import json as jsonio"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert ours == theirs and ours.count("JSONDecodeError") == 7, ours
