@@ -169,3 +169,74 @@ def test_exec_does_not_import_click(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "125 False", out.stderr
     assert out.stderr.strip() == "pycore: No such container: nosuch"
+
+
+REF_ACCEPTED = [
+    ("rm", ["a"]),
+    ("rm", ["-f", "a", "b"]),
+    ("rm", ["-fv", "a"]),
+    ("rm", ["--force", "--volumes", "a"]),
+    ("stop", ["a"]),
+    ("stop", ["-t", "0", "a", "b"]),
+    ("stop", ["--time=3", "-s", "SIGINT", "a"]),
+    ("kill", ["a"]),
+    ("kill", ["-s", "HUP", "a"]),
+    ("kill", ["--signal=9", "a", "b"]),
+    ("wait", ["a", "b"]),
+    ("start", ["a"]),
+    ("start", ["-ai", "a"]),
+]
+REF_REFUSED = [
+    ("rm", []),
+    ("rm", ["a", "-f"]),  # an option after a container: click's to read
+    ("rm", ["--help"]),
+    ("stop", ["-t", "soon", "a"]),
+    ("kill", ["-s"]),
+    ("wait", ["-x", "a"]),
+]
+
+
+def _click_ref(name: str, argv: list[str]) -> dict[str, Any]:
+    load_all()
+    from pycore.cli import containers
+
+    cmd = getattr(containers, f"{name}_cmd")
+    with cmd.make_context(name, list(argv), resilient_parsing=False) as ctx:
+        return dict(ctx.params)
+
+
+@pytest.mark.parametrize(("name", "argv"), REF_ACCEPTED, ids=lambda a: str(a))
+def test_fast_ref_parser_agrees_with_click(name: str, argv: list[str]) -> None:
+    from pycore.cli import refcmds
+
+    assert runflags.parse_refs(argv, refcmds.FLAGS[name]) == _click_ref(name, argv)
+
+
+@pytest.mark.parametrize(("name", "argv"), REF_REFUSED, ids=lambda a: str(a))
+def test_fast_ref_commands_leave_the_rest_to_click(
+    name: str, argv: list[str], tmp_path: Path
+) -> None:
+    assert runflags.fast_command(["--root", str(tmp_path), name, *argv]) is None
+
+
+def test_every_click_option_of_the_ref_commands_comes_from_a_table() -> None:
+    load_all()
+    from pycore.cli import containers, refcmds
+
+    for name, flags in refcmds.FLAGS.items():
+        cmd = getattr(containers, f"{name}_cmd")
+        assert {p.name for p in cmd.params if isinstance(p, click.Option)} == {
+            f.dest for f in flags
+        }, name
+
+
+def test_rm_does_not_import_click(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from pycore.cli import main\n"
+        f"code = main(['--root', '{tmp_path}', 'rm', '-f', 'nosuch'])\n"
+        "print(code, 'click' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "0 False", out.stderr
+    assert out.stderr.strip() == "pycore: No such container: nosuch"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from pycore.cli import refcmds
 from pycore.cli.app import cli, settings
 from pycore.cli.runflags import (
     BOOL,
@@ -64,7 +65,28 @@ def _click_option(flag: Flag) -> Callable[[F], F]:
     if flag.kind == MULTI:
         return click.option(*flag.names, flag.dest, multiple=True, help=flag.help)
     kind = int if flag.kind == INT else None
+    if flag.default is not None:
+        return click.option(
+            *flag.names,
+            flag.dest,
+            type=kind,
+            default=flag.default,
+            show_default=True,
+            help=flag.help,
+        )
     return click.option(*flag.names, flag.dest, type=kind, help=flag.help)
+
+
+def _ref_options(flags: tuple[Flag, ...]) -> Callable[[F], F]:
+    """`flags` as click options, then one or more CONTAINERS."""
+
+    def deco(f: F) -> F:
+        f = click.argument("containers", nargs=-1, required=True)(f)
+        for flag in reversed(flags):
+            f = _click_option(flag)(f)
+        return f
+
+    return deco
 
 
 def _run_options(f: F) -> F:
@@ -98,108 +120,43 @@ def create_cmd(ctx: click.Context, /, **kw: Any) -> None:
 
 
 @_both("start")
-@click.option("-a", "--attach", is_flag=True, help="Attach stdout/stderr, forward signals.")
-@click.option("-i", "--interactive", is_flag=True, help="Attach the container's STDIN.")
-@click.argument("containers", nargs=-1, required=True)
+@_ref_options(refcmds.START_FLAGS)
 @click.pass_context
-def start_cmd(
-    ctx: click.Context, attach: bool, interactive: bool, containers: tuple[str, ...]
-) -> None:
+def start_cmd(ctx: click.Context, /, **kw: Any) -> None:
     """Start one or more stopped containers."""
-    svc = service(ctx)
-    for ref in containers:
-        code = svc.start(ref, attach=attach or interactive, interactive=interactive)
-        if attach:
-            ctx.exit(code or 0)
-        click.echo(ref)
-
-
-def _each(
-    ctx: click.Context,
-    refs: tuple[str, ...],
-    act: Callable[[str], object],
-    *,
-    missing_ok: bool = False,
-) -> None:
-    """Docker's way with several containers: each in turn, what `act` returns echoed (the
-    reference when it returns None); an error is one line and the rest are still done, the
-    command then exits with the last error's code. `missing_ok` (`rm -f`): a container that
-    does not exist is said on stderr but is no failure, as for `rm -f` of a missing file."""
-    from pycore.errors import ContainerNotFound, PycoreError
-
-    failed = 0
-    for ref in refs:
-        try:
-            out = act(ref)
-        except PycoreError as e:
-            click.echo(f"pycore: {e}", err=True)
-            if not (missing_ok and isinstance(e, ContainerNotFound)):
-                failed = e.exit_code
-            continue
-        click.echo(ref if out is None else str(out))
-    if failed:
-        ctx.exit(failed)
+    ctx.exit(refcmds.start_command(settings(ctx), kw))
 
 
 @_both("stop")
-@click.option("-t", "--time", "timeout", type=int, default=10, show_default=True)
-@click.option("-s", "--signal", "sig", help="Signal to send (default: STOPSIGNAL or SIGTERM).")
-@click.argument("containers", nargs=-1, required=True)
+@_ref_options(refcmds.STOP_FLAGS)
 @click.pass_context
-def stop_cmd(
-    ctx: click.Context, timeout: int, sig: str | None, containers: tuple[str, ...]
-) -> None:
+def stop_cmd(ctx: click.Context, /, **kw: Any) -> None:
     """Stop one or more running containers."""
-    from pycore.runtime.containers import parse_signal
-
-    svc = service(ctx)
-    signum = parse_signal(sig) if sig else None
-
-    def stop(ref: str) -> None:
-        svc.stop(ref, timeout=timeout, sig=signum)
-
-    _each(ctx, containers, stop)
+    ctx.exit(refcmds.stop_command(settings(ctx), kw))
 
 
 @_both("kill")
-@click.option("-s", "--signal", "sig", default="KILL", show_default=True)
-@click.argument("containers", nargs=-1, required=True)
+@_ref_options(refcmds.KILL_FLAGS)
 @click.pass_context
-def kill_cmd(ctx: click.Context, sig: str, containers: tuple[str, ...]) -> None:
+def kill_cmd(ctx: click.Context, /, **kw: Any) -> None:
     """Kill one or more running containers."""
-    from pycore.runtime.containers import parse_signal
-
-    svc = service(ctx)
-    signum = parse_signal(sig)
-
-    def kill(ref: str) -> None:
-        svc.kill(ref, signum)
-
-    _each(ctx, containers, kill)
+    ctx.exit(refcmds.kill_command(settings(ctx), kw))
 
 
 @_both("wait")
-@click.argument("containers", nargs=-1, required=True)
+@_ref_options(refcmds.WAIT_FLAGS)
 @click.pass_context
-def wait_cmd(ctx: click.Context, containers: tuple[str, ...]) -> None:
+def wait_cmd(ctx: click.Context, /, **kw: Any) -> None:
     """Block until containers stop, then print their exit codes."""
-    svc = service(ctx)
-    _each(ctx, containers, svc.wait)
+    ctx.exit(refcmds.wait_command(settings(ctx), kw))
 
 
 @_both("rm")
-@click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
-@click.option("-v", "--volumes", is_flag=True, help="Remove its anonymous volumes too.")
-@click.argument("containers", nargs=-1, required=True)
+@_ref_options(refcmds.RM_FLAGS)
 @click.pass_context
-def rm_cmd(ctx: click.Context, force: bool, volumes: bool, containers: tuple[str, ...]) -> None:
+def rm_cmd(ctx: click.Context, /, **kw: Any) -> None:
     """Remove one or more containers."""
-    svc = service(ctx)
-
-    def remove(ref: str) -> None:
-        svc.remove(ref, force=force, volumes=volumes)
-
-    _each(ctx, containers, remove, missing_ok=force)
+    ctx.exit(refcmds.rm_command(settings(ctx), kw))
 
 
 @_both("logs")

@@ -39,6 +39,7 @@ class Flag:
     dest: str
     kind: str
     help: str = ""
+    default: Any = None  # None: the kind's own (False, None, ())
 
 
 RUN_FLAGS: tuple[Flag, ...] = (
@@ -94,7 +95,7 @@ class NotFast(Exception):
 
 def _defaults(flags: Sequence[Flag]) -> dict[str, Any]:
     empty: dict[str, Any] = {BOOL: False, VALUE: None, MULTI: (), INT: None}
-    return {f.dest: empty[f.kind] for f in flags}
+    return {f.dest: empty[f.kind] if f.default is None else f.default for f in flags}
 
 
 def _store(values: dict[str, Any], f: Flag, value: str) -> None:
@@ -107,6 +108,17 @@ def _store(values: dict[str, Any], f: Flag, value: str) -> None:
             raise NotFast from None
     else:
         values[f.dest] = value
+
+
+def parse_refs(argv: Sequence[str], flags: Sequence[Flag]) -> dict[str, Any]:
+    """Options, then one or more CONTAINERS (`rm -f a b`): `containers`. Raises NotFast for
+    anything else, an option after a container included (click takes those)."""
+    values = parse(argv, flags, "first")
+    refs = (values.pop("first"), *values.pop("command"))
+    if any(r.startswith("-") for r in refs):
+        raise NotFast
+    values["containers"] = refs
+    return values
 
 
 def parse(argv: Sequence[str], flags: Sequence[Flag], target: str = "image") -> dict[str, Any]:
@@ -334,9 +346,9 @@ def _cleanup_command(root: str | None, debug: bool | None, args: Sequence[str]) 
 
 
 def fast_command(argv: Sequence[str]) -> int | None:
-    """Run `[--root R] [--debug] [container] run|create|exec ...` and a monitor's `container
-    cleanup` without click; None: not one of those shapes (click takes the command line as
-    it is)."""
+    """Run `[--root R] [--debug] [container] run|create|exec|start|stop|kill|wait|rm ...` and
+    a monitor's `container cleanup` without click; None: not one of those shapes (click takes
+    the command line as it is)."""
     from pycore.settings import Settings
 
     root: str | None = None
@@ -359,6 +371,14 @@ def fast_command(argv: Sequence[str]) -> int | None:
         return _cleanup_command(root, debug, rest[2:])
     if rest[:1] == ["container"]:
         rest = rest[1:]
+    if rest and rest[0] in ("start", "stop", "kill", "wait", "rm"):
+        from pycore.cli import refcmds
+
+        try:
+            kw = parse_refs(rest[1:], refcmds.FLAGS[rest[0]])
+        except NotFast:
+            return None
+        return refcmds.COMMANDS[rest[0]](Settings.from_env(root=root, debug=debug), kw)
     if not rest or rest[0] not in ("run", "create", "exec"):
         return None
     try:
