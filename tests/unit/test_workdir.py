@@ -3,7 +3,6 @@ when their owner is gone (`kill -9`), never while it lives."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -49,25 +48,12 @@ def test_the_sweep_takes_what_dead_owners_left_and_nothing_else(tmp_path: Path) 
     # Trash renamed here by a dead command: swept; by a live one: kept.
     (tmp_path / f"trash-{dead}-bb").mkdir()
     (tmp_path / f"trash-{os.getpid()}-cc").mkdir()
-    # A scratch dir whose lock is held (its command runs): kept.
-    (tmp_path / "pull-1-dd").mkdir()
-    fd = os.open(tmp_path / "pull-1-dd.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"],
-        stdin=subprocess.PIPE,
-        pass_fds=(fd,),
-    )
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # the lock is the open file's: the child shares it
-        os.close(fd)
+    # A scratch dir in use (its lock held, here by this process's own workdir): kept.
+    with workdir.workdir(tmp_path, "pull") as live:
         assert workdir.sweep(tmp_path) == 2
         left = sorted(os.listdir(tmp_path))
-        assert left == sorted([f"trash-{os.getpid()}-cc", "pull-1-dd", "pull-1-dd.lock"])
-    finally:
-        assert holder.stdin is not None
-        holder.stdin.close()
-        holder.wait()
-    assert workdir.sweep(tmp_path) == 1  # its holder gone, the scratch dir goes too
+        assert left == sorted([f"trash-{os.getpid()}-cc", live.name, f"{live.name}.lock"])
+        assert (live / "..").resolve() == tmp_path.resolve() and live.is_dir()
     assert os.listdir(tmp_path) == [f"trash-{os.getpid()}-cc"]
     assert workdir.sweep(tmp_path / "missing") == 0
 

@@ -78,7 +78,11 @@ def sweep(tmp: str | os.PathLike[str]) -> int:
     for name in names:
         if name.endswith(_LOCK_SUFFIX):
             removed += _sweep_locked(tmp, name)
-        elif not os.path.exists(f"{tmp}/{name}{_LOCK_SUFFIX}") and _is_stale_unlocked(name):
+        elif (
+            os.path.lexists(f"{tmp}/{name}")  # not already swept with its lock, just now
+            and not os.path.exists(f"{tmp}/{name}{_LOCK_SUFFIX}")
+            and _is_stale_unlocked(name)
+        ):
             remove_tree(f"{tmp}/{name}")
             removed += 1
     return removed
