@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -94,3 +96,25 @@ def test_the_network_run_path_loads_no_slow_stdlib_module() -> None:
         "pycore.network.ports.parse_publish('8080:80/udp')\n"
     )
     assert heavy_loaded(code) == []
+
+
+def test_detach_takes_a_half_written_record_of_a_killed_command(tmp_path: Path) -> None:
+    """A command killed while it wrote a container's first endpoint record leaves only the
+    temp file (nothing the record names is made before it): `rm`'s detach removes it; a
+    live writer's temp stays."""
+    cid = "ab" * 32
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    store = SimpleNamespace(layout=SimpleNamespace(root=str(tmp_path), tmp=str(tmp_path / "t")))
+    svc = NetworkService(cast("Any", store))
+    os.makedirs(svc.dirs.endpoints)
+    killed = Path(svc.dirs.endpoints, f".{cid}.json.tmp-{dead}-140000")
+    live = Path(svc.dirs.endpoints, f".{'cd' * 32}.json.tmp-{os.getpid()}-140001")
+    killed.write_text("{")
+    live.write_text("{")
+    svc.detach(cid)
+    assert os.listdir(svc.dirs.endpoints) == [live.name]

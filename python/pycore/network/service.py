@@ -514,7 +514,10 @@ class NetworkService:
         """Tear down everything of a container's endpoints; idempotent. `kernel_links`: the
         veths are left to the kernel, which destroys them with the namespace (all their peers
         are in it) once its last holder, the exiting monitor, is gone: no synchronous `ip link
-        del`, which waits out RCU grace periods (~30 ms, the costliest step of `run --rm`)."""
+        del`, which waits out RCU grace periods (~30 ms, the costliest step of `run --rm`).
+        A record write a killed command left half done goes too (its first write may be all
+        there is: the record is written before anything it names is made)."""
+        atomic.sweep_temps(self.dirs.endpoints)
         ep = rec.read_endpoint(self.dirs, cid)
         if ep is None:
             return
