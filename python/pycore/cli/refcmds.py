@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import sys
 
-from pycore.cli.runflags import BOOL, INT, VALUE, Flag
+from pycore.cli.runflags import BOOL, INT, VALUE, Flag, container_service
 
 TYPE_CHECKING = False  # not typing's: importing typing costs every CLI start
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
 
-    from pycore.runtime.containers import ContainerService
     from pycore.settings import Settings
 
 START_FLAGS: tuple[Flag, ...] = (
@@ -45,13 +44,6 @@ FLAGS: dict[str, tuple[Flag, ...]] = {
 }
 
 
-def _service(settings: Settings) -> ContainerService:
-    from pycore.runtime.containers import ContainerService
-    from pycore.store.store import Store
-
-    return ContainerService(Store.open(settings.root))
-
-
 def each(refs: Sequence[str], act: Callable[[str], object], *, missing_ok: bool = False) -> int:
     """`act` on each reference in turn, what it returns printed (the reference when it
     returns None); an error is one line on stderr and the rest are still done. The exit
@@ -75,7 +67,7 @@ def each(refs: Sequence[str], act: Callable[[str], object], *, missing_ok: bool 
 
 def start_command(settings: Settings, kw: dict[str, Any]) -> int:
     """Start each container; attached (`-a`/`-i`), the first one's exit code."""
-    svc = _service(settings)
+    svc = container_service(settings)
     attach, interactive = kw["attach"], kw["interactive"]
     for ref in kw["containers"]:
         code = svc.start(ref, attach=attach or interactive, interactive=interactive)
@@ -88,7 +80,7 @@ def start_command(settings: Settings, kw: dict[str, Any]) -> int:
 def stop_command(settings: Settings, kw: dict[str, Any]) -> int:
     from pycore.runtime.containers import parse_signal
 
-    svc = _service(settings)
+    svc = container_service(settings)
     sig = parse_signal(kw["sig"]) if kw["sig"] else None
 
     def stop(ref: str) -> None:
@@ -100,7 +92,7 @@ def stop_command(settings: Settings, kw: dict[str, Any]) -> int:
 def kill_command(settings: Settings, kw: dict[str, Any]) -> int:
     from pycore.runtime.containers import parse_signal
 
-    svc = _service(settings)
+    svc = container_service(settings)
     sig = parse_signal(kw["sig"])
 
     def kill(ref: str) -> None:
@@ -110,11 +102,11 @@ def kill_command(settings: Settings, kw: dict[str, Any]) -> int:
 
 
 def wait_command(settings: Settings, kw: dict[str, Any]) -> int:
-    return each(kw["containers"], _service(settings).wait)
+    return each(kw["containers"], container_service(settings).wait)
 
 
 def rm_command(settings: Settings, kw: dict[str, Any]) -> int:
-    svc = _service(settings)
+    svc = container_service(settings)
 
     def remove(ref: str) -> None:
         svc.remove(ref, force=kw["force"], volumes=kw["volumes"])

@@ -224,7 +224,8 @@ def run_options(kw: dict[str, Any]) -> RunOptions:
     )
 
 
-def _service(settings: Settings) -> ContainerService:
+def container_service(settings: Settings) -> ContainerService:
+    """The container service of the store `settings` names (for the click-free commands)."""
     from pycore.runtime.containers import ContainerService
     from pycore.store.store import Store
 
@@ -279,7 +280,7 @@ def run_command(settings: Settings, kw: dict[str, Any]) -> int:
     # The first cgroup migration after a quiet while waits out an RCU grace period (5-20 ms
     # here): set it off now, so it passes while the container is being created.
     native.prime_cgroups()
-    svc = _service(settings)
+    svc = container_service(settings)
     opts = run_options(kw)
     c, code = _with_image(
         settings,
@@ -302,7 +303,7 @@ def run_command(settings: Settings, kw: dict[str, Any]) -> int:
 
 def create_command(settings: Settings, kw: dict[str, Any]) -> int:
     """`pycore create`: print the new container's id."""
-    svc = _service(settings)
+    svc = container_service(settings)
     opts = run_options(kw)
     c = _with_image(
         settings,
@@ -330,7 +331,7 @@ def exec_command(settings: Settings, kw: dict[str, Any]) -> int:
         detach=detach,
     )
     sys.stdout.flush()
-    return exec_in(_service(settings), kw["container"], opts).exit_code or 0
+    return exec_in(container_service(settings), kw["container"], opts).exit_code or 0
 
 
 def _cleanup_command(root: str | None, debug: bool | None, args: Sequence[str]) -> int | None:
@@ -341,7 +342,7 @@ def _cleanup_command(root: str | None, debug: bool | None, args: Sequence[str]) 
     if parsed is None:
         return None
     cid, volumes = parsed
-    _service(Settings.from_env(root=root, debug=debug)).cleanup(cid, volumes=volumes)
+    container_service(Settings.from_env(root=root, debug=debug)).cleanup(cid, volumes=volumes)
     return 0
 
 
