@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from pycore.store import atomic
+from tests.helpers.procs import dead_pid
 
 
 def test_write_json_replaces_whole_files_compact_or_indented(tmp_path: Path) -> None:
@@ -20,12 +19,7 @@ def test_write_json_replaces_whole_files_compact_or_indented(tmp_path: Path) -> 
 
 
 def test_sweep_removes_temps_of_dead_writers_only(tmp_path: Path) -> None:
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    dead = dead_pid()
     killed = tmp_path / f".e.json.tmp-{dead}-140000"
     live = tmp_path / f".f.json.tmp-{os.getpid()}-140001"
     kept = [tmp_path / "e.json", tmp_path / ".hidden", tmp_path / "x.tmp-1-2"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import glob
 import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -17,6 +15,7 @@ from pycore.network.records import NetDirs
 from pycore.network.service import NetworkService
 from pycore.settings import DEFAULT_ROOT
 from tests.helpers.imports import heavy_loaded
+from tests.helpers.procs import dead_pid
 
 
 def test_netdirs_are_strings_from_str_or_path(tmp_path: Path) -> None:
@@ -103,12 +102,7 @@ def test_detach_takes_a_half_written_record_of_a_killed_command(tmp_path: Path) 
     temp file (nothing the record names is made before it): `rm`'s detach removes it; a
     live writer's temp stays."""
     cid = "ab" * 32
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    dead = dead_pid()
     store = SimpleNamespace(layout=SimpleNamespace(root=str(tmp_path), tmp=str(tmp_path / "t")))
     svc = NetworkService(cast("Any", store))
     os.makedirs(svc.dirs.endpoints)

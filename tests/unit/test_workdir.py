@@ -4,23 +4,12 @@ when their owner is gone (`kill -9`), never while it lives."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pycore.store import workdir
-
-
-def _dead_pid() -> int:
-    out = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(out.stdout)
+from tests.helpers.procs import dead_pid
 
 
 def test_a_workdir_lives_for_its_block(tmp_path: Path) -> None:
@@ -40,7 +29,7 @@ def test_a_workdir_goes_when_its_block_raises(tmp_path: Path) -> None:
 
 
 def test_the_sweep_takes_what_dead_owners_left_and_nothing_else(tmp_path: Path) -> None:
-    dead = _dead_pid()
+    dead = dead_pid()
     # A scratch dir whose lock nobody holds (its command was killed): swept.
     (tmp_path / f"unpack-{dead}-aa").mkdir()
     (tmp_path / f"unpack-{dead}-aa" / "f").write_text("x")
