@@ -55,17 +55,22 @@ print(json.dumps(out))
 """
 
 
+def _started(base: list[str], network: list[str]) -> str:
+    """The id of a new `busybox sleep 60` run detached."""
+    started = subprocess.run(
+        [*base, "run", "-d", *network, "busybox", "sleep", "60"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return started.stdout.strip()
+
+
 def pycore_ms(cli: str, verb: list[str], network: list[str], runs: int) -> float:
     ts = []
     base = [cli, "--root", str(bench.ROOT)]
     for _ in range(runs):
-        started = subprocess.run(
-            [*base, "run", "-d", *network, "busybox", "sleep", "60"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        cid = started.stdout.strip()
+        cid = _started(base, network)
         time.sleep(0.2)
         t = time.perf_counter()
         subprocess.run([*base, *verb, cid], capture_output=True, check=True)
@@ -76,13 +81,7 @@ def pycore_ms(cli: str, verb: list[str], network: list[str], runs: int) -> float
 
 def pycore_exec_ms(cli: str, network: list[str], runs: int) -> float:
     base = [cli, "--root", str(bench.ROOT)]
-    started = subprocess.run(
-        [*base, "run", "-d", *network, "busybox", "sleep", "60"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    cid = started.stdout.strip()
+    cid = _started(base, network)
     ts = []
     for _ in range(runs):
         time.sleep(0.05)
